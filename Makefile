@@ -1,0 +1,29 @@
+# The two commands a fresh clone needs:  make demo  and  make test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= pipelines/local.yaml
+
+.PHONY: install demo test lint typecheck clean-index
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[all,dev]'
+	touch $@
+
+demo: install  ## install, ingest data/corpus, run a first search
+	$(BIN)/rag ingest --config $(CONFIG) data/corpus
+	$(BIN)/rag search --config $(CONFIG) "how does attention scale with sequence length?"
+
+test: install  ## the whole test suite (what CI runs)
+	$(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff check rag_app tests
+	$(BIN)/mypy rag_app
+
+clean-index:
+	rm -rf data/index .rag

@@ -1,0 +1,52 @@
+"""The ``rag`` command line.
+
+User mistakes (bad config, missing file, unreachable server) exit with status
+2 and one line naming the fix; no traceback unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rag_app.cli import common, doctor, index
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="rag_app: ask questions about your own documents.",
+)
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks and debug logs")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only warnings and errors")] = False,
+) -> None:
+    """Ask questions about your own documents."""
+    common.state["debug"] = debug
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "urllib3", "sentence_transformers", "transformers", "filelock", "pymilvus"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from dotenv import load_dotenv
+
+    load_dotenv(Path.cwd() / ".env", override=False)
+
+
+app.command("ingest")(index.ingest)
+app.command("search")(index.search)
+app.command("stats")(index.stats)
+app.command("doctor")(doctor.doctor)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,154 @@
+"""Pipeline configuration: one YAML file chooses every backend.
+
+Relative paths inside component params are resolved against the directory of
+the YAML file, so a config works from any working directory. String values
+may reference the environment as ``${VAR}`` or ``${VAR:-default}``; secrets
+are referenced by variable *name* (``api_key_env: OPENAI_API_KEY``) and never
+stored in the config itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rag_app.errors import ConfigError
+
+DEFAULT_LOADERS: dict[str, str] = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ComponentConfig(_Strict):
+    """``type:`` picks a registered backend, ``params:`` are validated by it."""
+
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class SourcesConfig(_Strict):
+    """Which files ingestion picks up and how each extension is loaded."""
+
+    include: list[str] = Field(default_factory=lambda: ["**/*"])
+    exclude: list[str] = Field(default_factory=lambda: ["**/.*", "**/.*/**"])
+    max_file_mb: float = Field(default=50.0, gt=0)
+    loaders: dict[str, ComponentConfig] = Field(default_factory=dict)
+
+    def loader_for(self, suffix: str) -> ComponentConfig | None:
+        suffix = suffix.lower()
+        if suffix in self.loaders:
+            return self.loaders[suffix]
+        name = DEFAULT_LOADERS.get(suffix)
+        return ComponentConfig(type=name) if name else None
+
+
+class IngestConfig(_Strict):
+    """Ingestion behaviour."""
+
+    batch_size: int = Field(default=64, gt=0, description="chunks embedded/upserted per batch")
+    prune: bool = Field(default=True, description="remove chunks of files that disappeared")
+    state_dir: str = Field(default=".rag", description="where the sync manifest lives")
+
+
+class RetrievalConfig(_Strict):
+    """Query-time knobs."""
+
+    top_k: int = Field(default=5, gt=0, le=1000)
+
+
+class PipelineConfig(_Strict):
+    """The whole pipeline, as written in ``pipelines/*.yaml``."""
+
+    name: str
+    description: str = ""
+    sources: SourcesConfig = Field(default_factory=SourcesConfig)
+    chunker: ComponentConfig
+    embedder: ComponentConfig
+    store: ComponentConfig
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    generator: ComponentConfig | None = None
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    def resolve_path(self, value: str | Path) -> Path:
+        """Resolve a path from the config against the config file's directory."""
+        path = Path(os.path.expanduser(str(value)))
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand_env(value: Any, where: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def sub(match: re.Match[str]) -> str:
+        var, default = match.group(1), match.group(2)
+        if var in os.environ:
+            return os.environ[var]
+        if default is not None:
+            return default
+        raise ConfigError(f"{where} references ${{{var}}}, which is not set: export it or add it to .env")
+
+    return _ENV_REF.sub(sub, value)
+
+
+def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, origin: str = "config") -> PipelineConfig:
+    """Validate a config mapping (already loaded from YAML)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
+    data = _expand_env(data, origin.rsplit("/", 1)[-1])
+    try:
+        config = PipelineConfig(**data)
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: {_first_problem(exc)}") from exc
+    config.base_dir = (base_dir or Path.cwd()).resolve()
+    return config
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Load and validate a pipeline YAML file (component params are checked by ``build_pipeline``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path} (see pipelines/ for examples)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    return parse_config(data or {}, base_dir=path.parent, origin=str(path))
+
+
+def _first_problem(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown key {loc!r}")
+        elif err["type"] == "missing":
+            problems.append(f"missing required key {loc!r}")
+        else:
+            problems.append(f"{loc}: {err['msg']}")
+    return "; ".join(problems)

@@ -1,0 +1,180 @@
+"""Incremental ingestion: load → chunk → embed (batched, de-duplicated) → upsert.
+
+Order of operations per batch keeps the store consistent if anything fails:
+new chunks are upserted first, then the file's stale chunks are deleted, then
+the manifest records the file. A crash or a backend error therefore loses
+nothing already ingested, and the next run resumes where this one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from rag_app.errors import InputError, one_line
+from rag_app.ids import content_hash, doc_id_for
+from rag_app.ingest.manifest import Manifest, SourceEntry
+from rag_app.ingest.sources import SourceFile, under_roots
+from rag_app.protocols import Chunker, Embedder, Loader, VectorStore
+from rag_app.types import Chunk, Document, IngestReport
+
+logger = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int, str], None]
+"""Called as ``progress(files_done, files_total, current_relpath)``."""
+
+
+@dataclass
+class _Pending:
+    entry: SourceEntry
+    source: str
+    chunks: list[Chunk]
+    is_new: bool
+
+
+@dataclass
+class Ingestor:
+    """Runs one ingestion over already-built components."""
+
+    loader_for: Callable[[str], Loader]
+    chunker: Chunker
+    embedder: Embedder
+    store: VectorStore
+    manifest: Manifest
+    batch_size: int = 64
+    max_file_bytes: int = 50 * 1024 * 1024
+    report: IngestReport = field(default_factory=IngestReport)
+    _pending: list[_Pending] = field(default_factory=list)
+
+    def run_files(
+        self, files: Sequence[SourceFile], roots: list[str], *, prune: bool, progress: ProgressFn | None = None
+    ) -> IngestReport:
+        start = time.perf_counter()
+        self.report.files_seen = len(files)
+        for i, file in enumerate(files):
+            if progress:
+                progress(i, len(files), file.relpath)
+            try:
+                self._visit(file)
+            except InputError as exc:
+                self._fail(file.relpath, str(exc))
+            if self._pending_chunks() >= self.batch_size:
+                self._flush()
+        self._flush()
+        if prune:
+            seen = {f.source for f in files}
+            gone = [s for s in self.manifest.sources if under_roots(s, roots) and s not in seen]
+            self._remove_sources(gone)
+        if progress:
+            progress(len(files), len(files), "")
+        self.report.seconds = time.perf_counter() - start
+        return self.report
+
+    def run_documents(self, documents: Sequence[Document]) -> IngestReport:
+        """Ingest documents that are already loaded (e.g. an eval corpus), grouped by doc_id."""
+        start = time.perf_counter()
+        groups: dict[str, list[Document]] = {}
+        for doc in documents:
+            groups.setdefault(doc.source, []).append(doc)
+        self.report.files_seen = len(groups)
+        for source, docs in groups.items():
+            digest = content_hash("\x00".join(d.text for d in docs).encode("utf-8"))
+            if not self._needs_work(source, digest):
+                continue
+            title = str(docs[0].metadata.get("title", ""))
+            self._queue(source, docs, SourceEntry(docs[0].doc_id, digest, [], title=title))
+            if self._pending_chunks() >= self.batch_size:
+                self._flush()
+        self._flush()
+        self.report.seconds = time.perf_counter() - start
+        return self.report
+
+    def _visit(self, file: SourceFile) -> None:
+        stat = file.path.stat()
+        if stat.st_size > self.max_file_bytes:
+            raise InputError(
+                f"{file.relpath}: {stat.st_size / 2**20:.1f} MB exceeds sources.max_file_mb; raise it or exclude the file"
+            )
+        try:
+            data = file.path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{file.relpath}: cannot read ({exc.strerror})") from exc
+        digest = content_hash(data)
+        if not self._needs_work(file.source, digest):
+            return
+        doc_id = doc_id_for(file.source)
+        loader = self.loader_for(file.path.suffix)
+        try:
+            docs = loader.load(file.path, source=file.source, doc_id=doc_id)
+        except InputError:
+            raise
+        except Exception as exc:  # a parser bug on one odd file must not stop the batch
+            raise InputError(f"{file.relpath}: could not be parsed ({one_line(exc)})") from exc
+        extra = {"relpath": file.relpath, "mtime": stat.st_mtime, "content_hash": digest}
+        docs = [Document(d.doc_id, d.source, d.text, {**d.metadata, **extra}) for d in docs]
+        title = str(docs[0].metadata.get("title", "")) if docs else ""
+        entry = SourceEntry(doc_id, digest, [], size=stat.st_size, mtime=stat.st_mtime, title=title)
+        self._queue(file.source, docs, entry)
+
+    def _needs_work(self, source: str, digest: str) -> bool:
+        old = self.manifest.sources.get(source)
+        if old is not None and old.content_hash == digest:
+            self.report.files_unchanged += 1
+            return False
+        return True
+
+    def _queue(self, source: str, docs: list[Document], entry: SourceEntry) -> None:
+        chunks = self.chunker.split(docs)
+        if not chunks:
+            raise InputError(f"{source}: produced no chunks (no text after loading)")
+        entry.chunk_ids = [c.chunk_id for c in chunks]
+        self._pending.append(_Pending(entry, source, chunks, source not in self.manifest.sources))
+
+    def _pending_chunks(self) -> int:
+        return sum(len(p.chunks) for p in self._pending)
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        chunks = [c for p in self._pending for c in p.chunks]
+        vectors = self._embed_unique([c.text for c in chunks])
+        self.store.upsert(chunks, vectors)
+        for p in self._pending:
+            old = self.manifest.sources.get(p.source)
+            stale = sorted(set(old.chunk_ids) - set(p.entry.chunk_ids)) if old else []
+            if stale:
+                self.store.delete(stale)
+                self.report.chunks_removed += len(stale)
+            self.report.chunks_added += len(p.chunks)
+            if p.is_new:
+                self.report.files_new += 1
+            else:
+                self.report.files_changed += 1
+            self.manifest.sources[p.source] = p.entry
+        self.manifest.save()
+        self._pending.clear()
+
+    def _embed_unique(self, texts: list[str]) -> list[list[float]]:
+        """Embed each distinct text once (repeated boilerplate chunks are common)."""
+        unique = list(dict.fromkeys(texts))
+        vectors = dict(zip(unique, self.embedder.embed_documents(unique), strict=True))
+        self.report.embeddings_computed += len(unique)
+        return [vectors[t] for t in texts]
+
+    def _remove_sources(self, sources: list[str]) -> None:
+        for source in sources:
+            entry = self.manifest.sources[source]
+            self.store.delete(entry.chunk_ids)
+            self.report.chunks_removed += len(entry.chunk_ids)
+            self.report.files_removed += 1
+            del self.manifest.sources[source]
+        if sources:
+            self.manifest.save()
+
+    def _fail(self, source: str, message: str) -> None:
+        logger.warning("skipped %s", message)
+        self.report.files_failed += 1
+        self.report.errors.append({"source": source, "error": message})
+

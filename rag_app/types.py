@@ -1,0 +1,131 @@
+"""Plain data types shared by every stage (standard library only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Metadata = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One loaded source unit (a file, or one page/section of it).
+
+    Attributes:
+        doc_id: Stable id of the source (hash of its URI); shared by all parts of one file.
+        source: The source URI or path as the user gave it (relative where possible).
+        text: Extracted plain text.
+        metadata: title, page, section, mtime, content_hash, format, ...
+    """
+
+    doc_id: str
+    source: str
+    text: str
+    metadata: Metadata = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document that gets embedded and stored."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    text: str
+    metadata: Metadata = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A chunk returned by a search with its score (higher is better)."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One structured metadata condition: ``field op value``.
+
+    ``op`` is one of ``eq``, ``ne``, ``in``, ``gt``, ``gte``, ``lt``, ``lte``.
+    ``field`` is ``doc_id``, ``source`` or a metadata key. Values are never
+    interpolated into query strings unescaped; each store translates them.
+    """
+
+    field: str
+    op: str
+    value: Any
+
+
+FILTER_OPS = frozenset({"eq", "ne", "in", "gt", "gte", "lt", "lte"})
+
+
+@dataclass
+class IngestReport:
+    """What one ingestion run did."""
+
+    files_seen: int = 0
+    files_new: int = 0
+    files_changed: int = 0
+    files_unchanged: int = 0
+    files_failed: int = 0
+    files_removed: int = 0
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    embeddings_computed: int = 0
+    seconds: float = 0.0
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat turn; ``role`` is ``system``, ``user`` or ``assistant``."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A ``[n]`` marker in an answer, resolved to the chunk it points at."""
+
+    number: int
+    chunk: Chunk
+    score: float
+
+
+@dataclass
+class Answer:
+    """A generated answer with the sources it was given and the ones it cited.
+
+    Attributes:
+        text: The answer text (invalid citation markers removed).
+        citations: Valid ``[n]`` markers in order of first appearance.
+        sources: Every chunk placed in the prompt, numbered from 1.
+        invalid_citations: Numbers the model cited that were not given to it.
+        abstained: True when nothing relevant was retrieved and no generation ran.
+        timings: Seconds per stage, e.g. ``retrieve``, ``first_token``, ``generate``, ``total``.
+        usage: Token counts, e.g. ``prompt_tokens``, ``completion_tokens``.
+    """
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    sources: list[ScoredChunk] = field(default_factory=list)
+    invalid_citations: list[int] = field(default_factory=list)
+    abstained: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What a generator returns for one non-streamed call."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"

@@ -1,0 +1,154 @@
+"""Incremental ingestion on the fast pipeline: manifest, pruning, errors, fingerprints."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rag_app.config import PipelineConfig
+from rag_app.errors import FingerprintMismatchError, InputError
+from rag_app.ingest.manifest import Manifest
+from rag_app.pipeline import build_pipeline
+
+MakeConfig = Callable[..., PipelineConfig]
+
+
+def test_first_ingest_then_unchanged_reingest_embeds_nothing(make_config: MakeConfig, docs_dir: Path) -> None:
+    pipeline = build_pipeline(make_config())
+    first = pipeline.ingest([docs_dir])
+    assert (first.files_seen, first.files_new, first.files_failed) == (3, 3, 0)
+    assert first.chunks_added == pipeline.store.count() > 0
+    assert first.embeddings_computed == first.chunks_added
+    second = pipeline.ingest([docs_dir])
+    assert (second.files_unchanged, second.embeddings_computed, second.chunks_added) == (3, 0, 0)
+    assert pipeline.store.count() == first.chunks_added
+
+
+def test_changed_file_replaces_only_its_chunks(make_config: MakeConfig, docs_dir: Path) -> None:
+    pipeline = build_pipeline(make_config())
+    pipeline.ingest([docs_dir])
+    long_text = "# LoRA\n\n" + " ".join(f"Sentence {i} about low-rank adapters." for i in range(60))
+    (docs_dir / "lora.md").write_text(long_text, encoding="utf-8")
+    report = pipeline.ingest([docs_dir])
+    assert (report.files_changed, report.files_unchanged, report.files_new) == (1, 2, 0)
+    lora_hits = pipeline.search("low-rank adapters sentence", top_k=50)
+    lora_chunks = {h.chunk.chunk_id for h in lora_hits if h.chunk.source.endswith("lora.md")}
+    assert len(lora_chunks) == report.chunks_added > 1
+    # shrink it again: the surplus chunks must be deleted, not orphaned
+    (docs_dir / "lora.md").write_text("# LoRA\n\nShort now.\n", encoding="utf-8")
+    before = pipeline.store.count()
+    shrink = pipeline.ingest([docs_dir])
+    assert shrink.chunks_removed == len(lora_chunks) - 1
+    assert pipeline.store.count() == before - shrink.chunks_removed
+
+
+def test_deleted_file_is_pruned(make_config: MakeConfig, docs_dir: Path) -> None:
+    pipeline = build_pipeline(make_config())
+    pipeline.ingest([docs_dir])
+    before = pipeline.store.count()
+    (docs_dir / "notes" / "bm25.txt").unlink()
+    report = pipeline.ingest([docs_dir])
+    assert report.files_removed == 1 and report.chunks_removed >= 1
+    assert pipeline.store.count() == before - report.chunks_removed
+    assert all("bm25" not in h.chunk.source for h in pipeline.search("BM25 term frequency", top_k=10))
+
+
+def test_no_prune_keeps_deleted_files(make_config: MakeConfig, docs_dir: Path) -> None:
+    pipeline = build_pipeline(make_config())
+    pipeline.ingest([docs_dir])
+    before = pipeline.store.count()
+    (docs_dir / "notes" / "bm25.txt").unlink()
+    assert pipeline.ingest([docs_dir], prune=False).files_removed == 0
+    assert pipeline.store.count() == before
+
+
+def test_pruning_is_scoped_to_the_given_roots(make_config: MakeConfig, docs_dir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.txt").write_text("A separate collection of notes about gradient descent.", encoding="utf-8")
+    pipeline = build_pipeline(make_config())
+    pipeline.ingest([docs_dir])
+    report = pipeline.ingest([other])
+    assert report.files_removed == 0
+    assert len(pipeline.documents()) == 4
+
+
+def test_bad_file_is_reported_and_the_rest_lands(make_config: MakeConfig, docs_dir: Path) -> None:
+    (docs_dir / "broken.pdf").write_bytes(b"%PDF-1.4\n garbage that is not a pdf")
+    (docs_dir / "empty.txt").write_bytes(b"")
+    pipeline = build_pipeline(make_config())
+    report = pipeline.ingest([docs_dir])
+    assert report.files_failed == 2 and report.files_new == 3
+    failed = {Path(e["source"]).name for e in report.errors}
+    assert failed == {"broken.pdf", "empty.txt"}
+    assert all(e["error"] and "\n" not in e["error"] for e in report.errors)
+
+
+def test_include_exclude_globs(make_config: MakeConfig, docs_dir: Path) -> None:
+    pipeline = build_pipeline(make_config(sources={"include": ["**/*.md"], "exclude": ["lora.md"]}))
+    report = pipeline.ingest([docs_dir])
+    assert [Path(d["source"]).name for d in pipeline.documents()] == ["attention.md"]
+    assert report.files_seen == 1
+
+
+def test_manifest_records_hashes_and_chunk_ids(make_config: MakeConfig, docs_dir: Path) -> None:
+    pipeline = build_pipeline(make_config())
+    pipeline.ingest([docs_dir])
+    manifest = Manifest.load(pipeline.manifest_path())
+    assert len(manifest.sources) == 3
+    entry = manifest.sources[(docs_dir / "attention.md").resolve().as_posix()]
+    assert len(entry.content_hash) == 64 and entry.chunk_ids and entry.title == "Attention"
+    assert manifest.fingerprint["embedder"] == "hashing-128"
+    raw = json.loads(pipeline.manifest_path().read_text())
+    assert raw["version"] == 1
+
+
+def test_touching_a_file_without_changing_it_embeds_nothing(make_config: MakeConfig, docs_dir: Path) -> None:
+    pipeline = build_pipeline(make_config())
+    pipeline.ingest([docs_dir])
+    os.utime(docs_dir / "attention.md", (1, 1))
+    assert pipeline.ingest([docs_dir]).embeddings_computed == 0
+
+
+def test_different_embedder_against_existing_collection_fails(make_config: MakeConfig, docs_dir: Path) -> None:
+    build_pipeline(make_config()).ingest([docs_dir])
+    other = build_pipeline(make_config(embedder={"type": "hashing", "params": {"dimension": 64}}))
+    with pytest.raises(FingerprintMismatchError, match="hashing-128.*hashing-64|hashing-64.*hashing-128"):
+        other.search("attention")
+    with pytest.raises(FingerprintMismatchError):
+        other.ingest([docs_dir])
+
+
+def test_rebuild_starts_from_scratch(make_config: MakeConfig, docs_dir: Path) -> None:
+    build_pipeline(make_config()).ingest([docs_dir])
+    other = build_pipeline(make_config(embedder={"type": "hashing", "params": {"dimension": 64}}))
+    report = other.ingest([docs_dir], rebuild=True)
+    assert report.files_new == 3
+    assert other.search("attention quadratic", top_k=1)[0].chunk.source.endswith("attention.md")
+
+
+def test_search_before_ingest_and_empty_query(make_config: MakeConfig) -> None:
+    pipeline = build_pipeline(make_config())
+    with pytest.raises(InputError, match="nothing has been ingested"):
+        pipeline.search("anything")
+    with pytest.raises(InputError, match="query is empty"):
+        pipeline.search("   ")
+
+
+def test_missing_path_is_a_clear_error(make_config: MakeConfig, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file or directory"):
+        build_pipeline(make_config()).ingest([tmp_path / "nope"])
+
+
+def test_chunks_carry_source_location(make_config: MakeConfig, docs_dir: Path) -> None:
+    pipeline = build_pipeline(make_config())
+    pipeline.ingest([docs_dir])
+    hit = pipeline.search("quadratically sequence length", top_k=1)[0]
+    meta = hit.chunk.metadata
+    assert hit.chunk.source.endswith("attention.md")
+    assert meta["relpath"] == "attention.md" and meta["format"] == "md"
+    assert isinstance(meta["start_char"], int) and meta["end_char"] > meta["start_char"]
