@@ -18,7 +18,7 @@ demo: install  ## install, ingest data/corpus, run a first search
 	$(BIN)/rag ingest --config $(CONFIG) data/corpus
 	$(BIN)/rag search --config $(CONFIG) "how does attention scale with sequence length?"
 
-test: install  ## the whole test suite (what CI runs)
+test: install lint  ## lint, type-check and the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
 
 lint:

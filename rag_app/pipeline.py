@@ -116,21 +116,43 @@ class Pipeline:
         if rebuild:
             self.store.drop()
             manifest.reset()
-        fingerprint = self.fingerprint()
-        self.store.open(self.embedder.dimension, fingerprint)
+        recorded = self.store.fingerprint()
+        if recorded:
+            # Checked before any model loads, so an unchanged corpus re-ingests in
+            # well under a second; the dimension is a function of the embedder name.
+            expected = self._fingerprint_without_dimension()
+            actual = {k: recorded.get(k) for k in expected}
+            if actual != expected:
+                raise FingerprintMismatchError(
+                    f"the collection was built with {actual} but this config uses {expected}; "
+                    "use the same embedder and chunker, or re-ingest with --rebuild"
+                )
         if manifest.sources and self.store.count() == 0:
             logger.warning("the store is empty but the manifest is not; re-ingesting everything")
             manifest.reset()
-        manifest.fingerprint = fingerprint
+
+        def open_store() -> None:
+            fingerprint = self.fingerprint()
+            self.store.open(self.embedder.dimension, fingerprint)
+            manifest.fingerprint = fingerprint
+
         return Ingestor(
             loader_for=self._loader_for,
             chunker=self.chunker,
             embedder=self.embedder,
             store=self.store,
             manifest=manifest,
+            open_store=open_store,
             batch_size=self.config.ingest.batch_size,
             max_file_bytes=int(self.config.sources.max_file_mb * 2**20),
         )
+
+    def _fingerprint_without_dimension(self) -> dict[str, Any]:
+        return {
+            "embedder": self.embedder.name,
+            "normalized": self.embedder.normalized,
+            "chunker": self.chunker.params_fingerprint(),
+        }
 
     def _loader_for(self, suffix: str) -> Loader:
         suffix = suffix.lower()

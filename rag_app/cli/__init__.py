@@ -33,9 +33,16 @@ def main(
     common.state["debug"] = debug
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "urllib3", "sentence_transformers", "transformers", "filelock", "pymilvus"):
+    noisy_libraries = (
+        "httpx", "urllib3", "sentence_transformers", "transformers", "filelock",
+        "pymilvus", "milvus_lite", "faiss", "httpcore", "openai",
+    )
+    for noisy in noisy_libraries:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not debug:  # model-loading progress bars would interleave with ours
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     from dotenv import load_dotenv
 
     load_dotenv(Path.cwd() / ".env", override=False)

@@ -43,10 +43,18 @@ class Ingestor:
     embedder: Embedder
     store: VectorStore
     manifest: Manifest
+    open_store: Callable[[], None]
+    """Creates/opens the collection; called once, before the first write (loads the model)."""
     batch_size: int = 64
     max_file_bytes: int = 50 * 1024 * 1024
     report: IngestReport = field(default_factory=IngestReport)
     _pending: list[_Pending] = field(default_factory=list)
+    _opened: bool = False
+
+    def _ensure_open(self) -> None:
+        if not self._opened:
+            self.open_store()
+            self._opened = True
 
     def run_files(
         self, files: Sequence[SourceFile], roots: list[str], *, prune: bool, progress: ProgressFn | None = None
@@ -95,7 +103,8 @@ class Ingestor:
         stat = file.path.stat()
         if stat.st_size > self.max_file_bytes:
             raise InputError(
-                f"{file.relpath}: {stat.st_size / 2**20:.1f} MB exceeds sources.max_file_mb; raise it or exclude the file"
+                f"{file.relpath}: {stat.st_size / 2**20:.1f} MB exceeds sources.max_file_mb; "
+                "raise it or exclude the file"
             )
         try:
             data = file.path.read_bytes()
@@ -138,6 +147,7 @@ class Ingestor:
     def _flush(self) -> None:
         if not self._pending:
             return
+        self._ensure_open()
         chunks = [c for p in self._pending for c in p.chunks]
         vectors = self._embed_unique([c.text for c in chunks])
         self.store.upsert(chunks, vectors)
@@ -164,6 +174,8 @@ class Ingestor:
         return [vectors[t] for t in texts]
 
     def _remove_sources(self, sources: list[str]) -> None:
+        if sources:
+            self._ensure_open()
         for source in sources:
             entry = self.manifest.sources[source]
             self.store.delete(entry.chunk_ids)

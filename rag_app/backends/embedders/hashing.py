@@ -11,6 +11,7 @@ import hashlib
 import math
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,7 +61,7 @@ class HashingEmbedder:
 
     def _embed(self, text: str) -> list[float]:
         words = [w.lower() for w in _WORD.findall(text)]
-        features = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        features = words + [f"{a} {b}" for a, b in pairwise(words)]
         vec = [0.0] * self._dim
         for feat in features:
             digest = hashlib.blake2b(feat.encode("utf-8"), digest_size=8).digest()

@@ -1,0 +1,255 @@
+"""Milvus vector store (Milvus Lite ``.db`` files or a Milvus server) via ``MilvusClient``.
+
+Schema (explicit, no dynamic fields): ``id`` VARCHAR primary key, typed
+``doc_id`` / ``source`` columns (fast filters), ``text``, ``metadata`` JSON and
+``vector``. The pipeline fingerprint lives in the collection property
+``rag_app.fingerprint`` (Milvus Lite drops schema descriptions; properties
+survive reopen there and exist on every Milvus server).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pymilvus import MilvusClient, MilvusException
+
+from rag_app.backends.stores import _common as common
+from rag_app.backends.stores import _filters as filters_mod
+from rag_app.backends.stores import _milvus_lite as lite
+from rag_app.backends.stores import _milvus_rows as rows
+from rag_app.backends.stores._common import Metric
+from rag_app.errors import BackendError, ConfigError
+from rag_app.types import Chunk, Filter, ScoredChunk
+
+logger = logging.getLogger(__name__)
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+_T = TypeVar("_T")
+
+
+class MilvusStore:
+    """Chunks and vectors in one Milvus collection."""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        uri: str = Field(default="milvus.db", description="Milvus Lite file (*.db) or http(s):// server")
+        collection: str = "rag_chunks"
+        token_env: str | None = Field(default=None, description="env var holding a server token")
+        db_name: str | None = None
+        metric: Metric = "COSINE"
+        index_type: Literal["FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX"] = "FLAT"
+        index_params: dict[str, Any] = Field(default_factory=dict, description='e.g. {"M": 16}')
+        search_params: dict[str, Any] = Field(default_factory=dict, description='e.g. {"ef": 64}')
+        consistency_level: Literal["Strong", "Bounded", "Session", "Eventually"] = "Strong"
+        batch_size: int = Field(default=256, gt=0, le=16384)
+        timeout_s: float = Field(default=30.0, gt=0)
+
+        @field_validator("collection")
+        @classmethod
+        def _collection_name(cls, value: str) -> str:
+            if not _NAME.fullmatch(value):
+                raise ValueError("must start with a letter or _ and use only letters, digits and _ (max 255)")
+            return value
+
+        @field_validator("uri")
+        @classmethod
+        def _uri(cls, value: str) -> str:
+            if not value.startswith(("http://", "https://")) and not value.endswith(".db"):
+                raise ValueError("must be an http(s):// Milvus server or a Milvus Lite file ending in .db")
+            return value
+
+    def __init__(self, params: Params, *, base_dir: Path | None = None, **_: object) -> None:
+        self._params = params
+        self._name = params.collection
+        self._lite_path: Path | None = None
+        if not params.uri.startswith(("http://", "https://")):
+            path = Path(params.uri).expanduser()
+            if not path.is_absolute():
+                path = (base_dir or Path.cwd()) / path
+            self._lite_path = path
+        self._where = f"Milvus collection {self._name!r} at {self._lite_path or params.uri}"
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._dim = 0
+        self._opened_fp: dict[str, object] | None = None
+
+    # ------------------------------------------------------------------ connection
+
+    def _connect(self) -> Any:
+        with self._lock:  # one client (and one Lite reference) per store, even across threads
+            if self._client is None:
+                self._client = self._new_client()
+            return self._client
+
+    def _new_client(self) -> Any:
+        p = self._params
+        if self._lite_path is not None:
+            return lite.connect(self._lite_path, lambda uri: MilvusClient(uri, timeout=p.timeout_s))
+        token = ""
+        if p.token_env:
+            token = os.environ.get(p.token_env, "")
+            if not token:
+                raise ConfigError(f"store 'milvus': environment variable {p.token_env} (token_env) is unset")
+        try:
+            return MilvusClient(uri=p.uri, token=token, db_name=p.db_name or "", timeout=p.timeout_s)
+        except MilvusException as exc:
+            raise BackendError(
+                f"cannot reach Milvus at {p.uri}: {lite.error_message(exc)}; start the server or fix the uri"
+            ) from exc
+
+    def _call(self, what: str, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        try:
+            return fn(*args, **kwargs)
+        except MilvusException as exc:
+            raise BackendError(f"{self._where}: {what} failed: {lite.error_message(exc)}") from exc
+
+    def _exists(self) -> bool:
+        client = self._connect()
+        return bool(self._call("has_collection", client.has_collection, self._name))
+
+    def _load(self) -> None:
+        if not self._loaded:  # a reopened collection is 'released' until loaded
+            self._call("load_collection", self._connect().load_collection, self._name)
+            self._loaded = True
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self, dimension: int, fingerprint: dict[str, object]) -> None:
+        wanted = common.canonical(fingerprint)
+        if self._client is not None and (self._dim, self._opened_fp) == (dimension, wanted):
+            return  # already open with these settings (the pipeline re-opens per query)
+        client = self._connect()
+        if self._exists():
+            info = self._call("describe_collection", client.describe_collection, self._name)
+            stored_dim = rows.vector_dim(info, self._where)
+            common.check_fingerprint(self._where, rows.read_fingerprint(info), stored_dim, wanted, dimension)
+            index = self._call("describe_index", client.describe_index, self._name, "vector")
+            stored_metric = (index or {}).get("metric_type", self._params.metric)
+            if stored_metric != self._params.metric:
+                raise ConfigError(
+                    f"{self._where} was built with metric {stored_metric}; "
+                    f"set metric: {stored_metric} or re-ingest with --rebuild"
+                )
+        else:
+            self._create(client, dimension, wanted)
+        self._load()
+        self._dim, self._opened_fp = dimension, wanted
+
+    def _create(self, client: Any, dimension: int, fingerprint: dict[str, object]) -> None:
+        p = self._params
+        schema = rows.schema(dimension)
+        index = client.prepare_index_params()
+        # Build params must be nested under "params" or Milvus Lite silently drops them.
+        extra = {"params": {"params": dict(p.index_params)}} if p.index_params else {}
+        index.add_index(field_name="vector", index_type=p.index_type, metric_type=p.metric, **extra)
+        fp_text = common.dumps(fingerprint)
+        self._call(
+            "create_collection", client.create_collection, self._name, schema=schema,
+            consistency_level=p.consistency_level, properties={rows.FP_PROPERTY: fp_text},
+        )
+        # pymilvus' sync wait polls every 0.5 s (and calls an RPC Lite lacks); Lite builds at once.
+        self._call("create_index", client.create_index, self._name, index, sync=self._lite_path is None)
+        info = self._call("describe_collection", client.describe_collection, self._name)
+        if rows.read_fingerprint(info) is None:  # a server that ignores create-time properties
+            self._call("alter_collection_properties", client.alter_collection_properties,
+                       self._name, properties={rows.FP_PROPERTY: fp_text})
+        logger.info("created %s (dimension %d, %s %s)", self._where, dimension, p.index_type, p.metric)
+
+    def fingerprint(self) -> dict[str, object] | None:
+        """The recorded fingerprint; None if the collection is missing, {} if it has none."""
+        if not self._exists():
+            return None
+        info = self._call("describe_collection", self._connect().describe_collection, self._name)
+        return rows.read_fingerprint(info) or {}
+
+    def count(self) -> int:
+        if not self._exists():
+            return 0
+        self._load()
+        client = self._connect()
+        found = self._call(
+            "count", client.query, self._name, filter="", output_fields=["count(*)"],
+            consistency_level=self._params.consistency_level,
+        )
+        return int(found[0]["count(*)"]) if found else 0
+
+    def drop(self) -> None:
+        if self._exists():
+            self._call("drop_collection", self._connect().drop_collection, self._name)
+        self._loaded, self._dim, self._opened_fp = False, 0, None
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+            self._loaded, self._dim, self._opened_fp = False, 0, None
+        if client is None:
+            return
+        try:
+            client.close()
+        finally:
+            if self._lite_path is not None:
+                lite.release(self._lite_path)
+
+    # ------------------------------------------------------------------ data
+
+    def _require_open(self) -> Any:
+        if not self._dim or self._client is None:
+            raise BackendError(f"{self._where} is not open; call open(dimension, fingerprint) first")
+        return self._client
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        client = self._require_open()
+        batch, matrix = common.validate_batch(chunks, vectors, self._dim)
+        data = [rows.row(chunk, vec.tolist()) for chunk, vec in zip(batch, matrix, strict=True)]
+        step = self._params.batch_size
+        for i in range(0, len(data), step):
+            self._call("upsert", client.upsert, self._name, data[i : i + step])
+
+    def search(
+        self, vector: Sequence[float], top_k: int, filters: Sequence[Filter] = ()
+    ) -> list[ScoredChunk]:
+        client = self._require_open()
+        common.check_top_k(top_k)
+        query = common.query_vector(vector, self._dim).tolist()
+        expr = filters_mod.milvus_expr(filters_mod.validate(filters))
+        if expr is None:
+            return []
+        params = {"metric_type": self._params.metric, "params": dict(self._params.search_params)}
+        limit = min(top_k + 16, common.MAX_TOP_K)
+        while True:
+            hits = self._call(
+                "search", client.search, self._name, data=[query], filter=expr, limit=limit,
+                output_fields=rows.OUTPUT_FIELDS, search_params=params, anns_field="vector",
+                consistency_level=self._params.consistency_level,
+            )[0]
+            results = [rows.scored(hit, self._params.metric) for hit in hits]
+            ranked = common.rank(list(results), top_k)
+            # Grow the window while a tie at the cut-off may continue past it.
+            if len(hits) < limit or limit >= common.MAX_TOP_K or not ranked:
+                return ranked
+            if min(r.score for r in results) < ranked[-1].score:
+                return ranked
+            limit = min(limit * 4, common.MAX_TOP_K)
+
+    def delete(self, chunk_ids: Iterable[str]) -> None:
+        self._delete_where("id", chunk_ids)
+
+    def delete_documents(self, doc_ids: Iterable[str]) -> None:
+        self._delete_where("doc_id", doc_ids)
+
+    def _delete_where(self, field: str, values: Iterable[str]) -> None:
+        # Our own quoting: pymilvus' delete(ids=...) wraps string ids in '...' unescaped.
+        client = self._require_open()
+        unique = sorted(common.string_ids(values, field))
+        step = self._params.batch_size
+        for i in range(0, len(unique), step):
+            expr = f"{field} in [{', '.join(filters_mod.milvus_literal(v) for v in unique[i : i + step])}]"
+            self._call("delete", client.delete, self._name, filter=expr)
