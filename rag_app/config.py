@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -66,10 +66,32 @@ class IngestConfig(_Strict):
     state_dir: str = Field(default=".rag", description="where the sync manifest lives")
 
 
+class RetrieverSpec(_Strict):
+    """One first-stage retriever; several are fused."""
+
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    weight: float = Field(default=1.0, gt=0, description="its weight in fusion")
+
+
+class FusionConfig(_Strict):
+    """How the lists of several retrievers are combined."""
+
+    method: Literal["rrf", "weighted"] = "rrf"
+    k: float = Field(default=60.0, gt=0, description="RRF rank constant")
+
+
 class RetrievalConfig(_Strict):
-    """Query-time knobs."""
+    """Query-time knobs: retrievers, fusion, candidate depth, final top_k."""
 
     top_k: int = Field(default=5, gt=0, le=1000)
+    retrievers: list[RetrieverSpec] = Field(
+        default_factory=lambda: [RetrieverSpec(type="dense")], min_length=1
+    )
+    fusion: FusionConfig = Field(default_factory=FusionConfig)
+    candidates: int = Field(
+        default=50, gt=0, le=10000, description="depth per retriever when fusing or reranking"
+    )
 
 
 class PipelineConfig(_Strict):

@@ -23,7 +23,8 @@ from rag_app.errors import ConfigError, FingerprintMismatchError, InputError
 from rag_app.ingest.manifest import Manifest
 from rag_app.ingest.runner import Ingestor, ProgressFn
 from rag_app.ingest.sources import discover
-from rag_app.protocols import Chunker, Embedder, Loader, VectorStore
+from rag_app.protocols import Chunker, Embedder, IndexListener, Loader, Retriever, VectorStore
+from rag_app.retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from rag_app.types import Document, Filter, IngestReport, ScoredChunk
 
 logger = logging.getLogger(__name__)
@@ -62,12 +63,15 @@ class Pipeline:
         chunker: Chunker,
         embedder: Embedder,
         store: VectorStore,
+        retrievers: Sequence[Retriever],
     ) -> None:
         self.config = config
         self.chunker = chunker
         self.embedder = embedder
         self.store = store
+        self.retrievers = list(retrievers)
         self._loaders: dict[str, Loader] = {}
+        self._listeners_checked = False
         self._lock = threading.RLock()
 
     # ---- identity -------------------------------------------------------
@@ -81,14 +85,11 @@ class Pipeline:
         }
 
     def manifest_path(self) -> Path:
-        store = self.config.store
-        key = json.dumps(
-            {"type": store.type, "params": store.params, "base": str(self.config.base_dir)},
-            sort_keys=True,
-            default=str,
-        )
-        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-        return self.config.resolve_path(self.config.ingest.state_dir) / f"manifest-{store.type}-{digest}.json"
+        return state_path(self.config, "manifest", ".json")
+
+    def listeners(self) -> list[IndexListener]:
+        """Secondary indexes (BM25 ...) that ingestion keeps in sync with the store."""
+        return [r for r in self.retrievers if isinstance(r, IndexListener)]
 
     # ---- ingestion --------------------------------------------------------
     def ingest(
@@ -116,6 +117,9 @@ class Pipeline:
         if rebuild:
             self.store.drop()
             manifest.reset()
+            for listener in self.listeners():
+                listener.clear()
+        self._check_listeners(manifest)
         recorded = self.store.fingerprint()
         if recorded:
             # Checked before any model loads, so an unchanged corpus re-ingests in
@@ -143,9 +147,19 @@ class Pipeline:
             store=self.store,
             manifest=manifest,
             open_store=open_store,
+            listeners=self.listeners(),
             batch_size=self.config.ingest.batch_size,
             max_file_bytes=int(self.config.sources.max_file_mb * 2**20),
         )
+
+    def _check_listeners(self, manifest: Manifest) -> None:
+        expected = manifest.chunk_count()
+        for listener in self.listeners():
+            if listener.size() != expected:
+                raise ConfigError(
+                    f"the {type(listener).__name__} index holds {listener.size()} chunks but the store "
+                    f"holds {expected}; run `rag ingest --rebuild` to rebuild both"
+                )
 
     def _fingerprint_without_dimension(self) -> dict[str, Any]:
         return {
@@ -167,15 +181,24 @@ class Pipeline:
     def search(
         self, query: str, *, top_k: int | None = None, filters: Sequence[Filter] = ()
     ) -> list[ScoredChunk]:
-        """Dense retrieval of the ``top_k`` chunks most similar to ``query``."""
+        """The ``top_k`` most relevant chunks: each retriever, then fusion if several."""
         if not query or not query.strip():
             raise InputError("the query is empty; type a question")
-        k = top_k or self.config.retrieval.top_k
+        cfg = self.config.retrieval
+        k = top_k or cfg.top_k
         if k <= 0:
             raise InputError(f"top_k must be positive, got {k}")
         self._open_for_query()
-        vector = self.embedder.embed_query(query)
-        return self.store.search(vector, k, filters)
+        if len(self.retrievers) == 1:
+            return self.retrievers[0].retrieve(query, depth=k, filters=filters)
+        depth = max(k, cfg.candidates)
+        lists = [r.retrieve(query, depth=depth, filters=filters) for r in self.retrievers]
+        weights = [spec.weight for spec in cfg.retrievers]
+        if cfg.fusion.method == "rrf":
+            fused = reciprocal_rank_fusion(lists, weights, k=cfg.fusion.k)
+        else:
+            fused = weighted_score_fusion(lists, weights)
+        return fused[:k]
 
     def _open_for_query(self) -> None:
         with self._lock:
@@ -193,6 +216,15 @@ class Pipeline:
                     "use the same embedder, or re-ingest with --rebuild"
                 )
             self.store.open(self.embedder.dimension, recorded)
+            if not self._listeners_checked:
+                count = self.store.count()
+                for listener in self.listeners():
+                    if listener.size() != count:
+                        raise ConfigError(
+                            f"the {type(listener).__name__} index holds {listener.size()} chunks but the "
+                            f"store holds {count}; run `rag ingest --rebuild` to rebuild both"
+                        )
+                self._listeners_checked = True
 
     # ---- inspection -------------------------------------------------------
     def stats(self) -> CollectionStats:
@@ -226,13 +258,35 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
         "chunker", config.chunker.type, config.chunker.params, tokenizer=_LazyTokenizer(embedder), **ctx
     )
     store = registry.create("store", config.store.type, config.store.params, **ctx)
+    retrievers = [
+        registry.create(
+            "retriever",
+            spec.type,
+            spec.params,
+            embedder=embedder,
+            store=store,
+            index_dir=state_path(config, spec.type, ""),
+            **ctx,
+        )
+        for spec in config.retrieval.retrievers
+    ]
     for suffix, spec in config.sources.loaders.items():
         if not suffix.startswith("."):
             raise ConfigError(f"sources.loaders key {suffix!r} must be a file extension like '.md'")
         registry.validate_params("loader", spec.type, spec.params)
     if config.generator is not None and config.generator.type != "none":
         raise ConfigError(f"generator type {config.generator.type!r}: no generators are available yet; use 'none'")
-    return Pipeline(config, chunker=chunker, embedder=embedder, store=store)
+    return Pipeline(config, chunker=chunker, embedder=embedder, store=store, retrievers=retrievers)
+
+
+def state_path(config: PipelineConfig, kind: str, suffix: str) -> Path:
+    """Where per-collection state (manifest, sparse index) lives: keyed by the store config."""
+    store = config.store
+    key = json.dumps(
+        {"type": store.type, "params": store.params, "base": str(config.base_dir)}, sort_keys=True, default=str
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return config.resolve_path(config.ingest.state_dir) / f"{kind}-{store.type}-{digest}{suffix}"
 
 
 class _LazyTokenizer:

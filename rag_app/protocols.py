@@ -115,3 +115,31 @@ class Generator(Protocol):
     def count_tokens(self, text: str) -> int:
         """Length of ``text`` in this model's tokens (for the prompt's context budget)."""
         ...
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """A first-stage retriever (dense, BM25, ...); several can be fused."""
+
+    name: str
+
+    def retrieve(self, query: str, *, depth: int, filters: Sequence[Filter] = ()) -> list[ScoredChunk]: ...
+
+
+@runtime_checkable
+class IndexListener(Protocol):
+    """A secondary index (e.g. BM25) that ingestion keeps in sync with the store."""
+
+    def on_upsert(self, chunks: Sequence[Chunk]) -> None: ...
+
+    def on_delete(self, chunk_ids: Iterable[str]) -> None: ...
+
+    def commit(self) -> None:
+        """Persist the changes of this ingestion run."""
+        ...
+
+    def clear(self) -> None: ...
+
+    def size(self) -> int:
+        """Number of chunks it holds (compared with the store to detect drift)."""
+        ...

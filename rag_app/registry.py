@@ -40,6 +40,10 @@ REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
         "openai": (f"{_B}.embedders.openai:OpenAIEmbedder", "openai"),
         "hashing": (f"{_B}.embedders.hashing:HashingEmbedder", "core"),
     },
+    "retriever": {
+        "dense": (f"{_B}.retrievers.dense:DenseRetriever", "core"),
+        "bm25": (f"{_B}.retrievers.bm25:BM25Retriever", "hybrid"),
+    },
     "store": {
         "milvus": (f"{_B}.stores.milvus:MilvusStore", "milvus"),
         "memory": (f"{_B}.stores.memory:MemoryStore", "core"),

@@ -38,10 +38,15 @@ class Chunk:
 
 @dataclass(frozen=True)
 class ScoredChunk:
-    """A chunk returned by a search with its score (higher is better)."""
+    """A chunk returned by a search with its score (higher is better).
+
+    ``scores`` keeps each stage's own score by name (``dense``, ``bm25``,
+    ``rerank`` ...) when several stages contributed; ``score`` is the final one.
+    """
 
     chunk: Chunk
     score: float
+    scores: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from rag_app.errors import InputError, one_line
 from rag_app.ids import content_hash, doc_id_for
 from rag_app.ingest.manifest import Manifest, SourceEntry
 from rag_app.ingest.sources import SourceFile, under_roots
-from rag_app.protocols import Chunker, Embedder, Loader, VectorStore
+from rag_app.protocols import Chunker, Embedder, IndexListener, Loader, VectorStore
 from rag_app.types import Chunk, Document, IngestReport
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class Ingestor:
     manifest: Manifest
     open_store: Callable[[], None]
     """Creates/opens the collection; called once, before the first write (loads the model)."""
+    listeners: list[IndexListener] = field(default_factory=list)
     batch_size: int = 64
     max_file_bytes: int = 50 * 1024 * 1024
     report: IngestReport = field(default_factory=IngestReport)
@@ -61,41 +62,50 @@ class Ingestor:
     ) -> IngestReport:
         start = time.perf_counter()
         self.report.files_seen = len(files)
-        for i, file in enumerate(files):
-            if progress:
-                progress(i, len(files), file.relpath)
-            try:
-                self._visit(file)
-            except InputError as exc:
-                self._fail(file.relpath, str(exc))
-            if self._pending_chunks() >= self.batch_size:
-                self._flush()
-        self._flush()
-        if prune:
-            seen = {f.source for f in files}
-            gone = [s for s in self.manifest.sources if under_roots(s, roots) and s not in seen]
-            self._remove_sources(gone)
+        try:
+            for i, file in enumerate(files):
+                if progress:
+                    progress(i, len(files), file.relpath)
+                try:
+                    self._visit(file)
+                except InputError as exc:
+                    self._fail(file.relpath, str(exc))
+                if self._pending_chunks() >= self.batch_size:
+                    self._flush()
+            self._flush()
+            if prune:
+                seen = {f.source for f in files}
+                gone = [s for s in self.manifest.sources if under_roots(s, roots) and s not in seen]
+                self._remove_sources(gone)
+        finally:  # whatever reached the store and manifest also reaches the secondary indexes
+            self._commit_listeners()
         if progress:
             progress(len(files), len(files), "")
         self.report.seconds = time.perf_counter() - start
         return self.report
 
     def run_documents(self, documents: Sequence[Document]) -> IngestReport:
-        """Ingest documents that are already loaded (e.g. an eval corpus), grouped by doc_id."""
+        """Ingest documents that are already loaded (e.g. an eval corpus), grouped by source."""
         start = time.perf_counter()
         groups: dict[str, list[Document]] = {}
         for doc in documents:
             groups.setdefault(doc.source, []).append(doc)
         self.report.files_seen = len(groups)
-        for source, docs in groups.items():
-            digest = content_hash("\x00".join(d.text for d in docs).encode("utf-8"))
-            if not self._needs_work(source, digest):
-                continue
-            title = str(docs[0].metadata.get("title", ""))
-            self._queue(source, docs, SourceEntry(docs[0].doc_id, digest, [], title=title))
-            if self._pending_chunks() >= self.batch_size:
-                self._flush()
-        self._flush()
+        try:
+            for source, docs in groups.items():
+                digest = content_hash("\x00".join(d.text for d in docs).encode("utf-8"))
+                if not self._needs_work(source, digest):
+                    continue
+                title = str(docs[0].metadata.get("title", ""))
+                try:
+                    self._queue(source, docs, SourceEntry(docs[0].doc_id, digest, [], title=title))
+                except InputError as exc:
+                    self._fail(source, str(exc))
+                if self._pending_chunks() >= self.batch_size:
+                    self._flush()
+            self._flush()
+        finally:
+            self._commit_listeners()
         self.report.seconds = time.perf_counter() - start
         return self.report
 
@@ -151,11 +161,13 @@ class Ingestor:
         chunks = [c for p in self._pending for c in p.chunks]
         vectors = self._embed_unique([c.text for c in chunks])
         self.store.upsert(chunks, vectors)
+        for listener in self.listeners:
+            listener.on_upsert(chunks)
         for p in self._pending:
             old = self.manifest.sources.get(p.source)
             stale = sorted(set(old.chunk_ids) - set(p.entry.chunk_ids)) if old else []
             if stale:
-                self.store.delete(stale)
+                self._delete(stale)
                 self.report.chunks_removed += len(stale)
             self.report.chunks_added += len(p.chunks)
             if p.is_new:
@@ -178,12 +190,21 @@ class Ingestor:
             self._ensure_open()
         for source in sources:
             entry = self.manifest.sources[source]
-            self.store.delete(entry.chunk_ids)
+            self._delete(entry.chunk_ids)
             self.report.chunks_removed += len(entry.chunk_ids)
             self.report.files_removed += 1
             del self.manifest.sources[source]
         if sources:
             self.manifest.save()
+
+    def _delete(self, chunk_ids: list[str]) -> None:
+        self.store.delete(chunk_ids)
+        for listener in self.listeners:
+            listener.on_delete(chunk_ids)
+
+    def _commit_listeners(self) -> None:
+        for listener in self.listeners:
+            listener.commit()
 
     def _fail(self, source: str, message: str) -> None:
         logger.warning("skipped %s", message)

@@ -9,7 +9,6 @@ written, and results are ordered the same way (score descending, ties by
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Literal
@@ -172,6 +171,3 @@ def string_ids(values: Iterable[str], what: str) -> set[str]:
 def utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
 
-
-def is_finite_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

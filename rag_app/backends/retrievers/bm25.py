@@ -1,0 +1,188 @@
+"""Sparse BM25 retrieval with ``bm25s``, kept in sync with the vector store.
+
+The index lives next to the sync manifest (``<state_dir>/bm25-<store>/``):
+the chunk texts and metadata as JSON lines plus the ``bm25s`` matrices. The
+ingestion runner reports every upsert and delete to it; ``commit()`` rebuilds
+the matrices once per ingest run (bm25s indexes ~100k chunks per second, so
+a full rebuild is cheaper than maintaining incremental statistics).
+Metadata filters are applied with the same semantics as the stores
+(``weight_mask``), so dense and sparse paths see the same candidates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag_app.errors import ConfigError
+from rag_app.filtering import matches, validate
+from rag_app.types import Chunk, Filter, ScoredChunk
+
+logger = logging.getLogger(__name__)
+
+
+class BM25Retriever:
+    """Okapi BM25 (Lucene variant by default) over chunk texts."""
+
+    name = "bm25"
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        k1: float = Field(default=1.5, gt=0)
+        b: float = Field(default=0.75, ge=0, le=1)
+        method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = "lucene"
+        stemmer: str | None = Field(default="english", description="a PyStemmer language, or null")
+        stopwords: str | None = Field(default="en", description="a bm25s stopword list, or null")
+
+    def __init__(self, params: Params, *, index_dir: Path | None = None, **_: object) -> None:
+        self._params = params
+        self._dir = index_dir
+        self._chunks: dict[str, Chunk] | None = None
+        self._order: list[str] = []
+        self._model: Any = None
+        self._dirty = False
+        self._lock = threading.RLock()
+
+    # ---- ingestion side ---------------------------------------------------
+    def on_upsert(self, chunks: Sequence[Chunk]) -> None:
+        with self._lock:
+            table = self._table()
+            for chunk in chunks:
+                table[chunk.chunk_id] = chunk
+            self._dirty = True
+
+    def on_delete(self, chunk_ids: Iterable[str]) -> None:
+        with self._lock:
+            table = self._table()
+            for cid in chunk_ids:
+                table.pop(cid, None)
+            self._dirty = True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._chunks, self._order, self._model, self._dirty = {}, [], None, True
+            self.commit()
+
+    def size(self) -> int:
+        with self._lock:
+            return len(self._table())
+
+    def commit(self) -> None:
+        """Rebuild the index if anything changed and persist it atomically."""
+        with self._lock:
+            if not self._dirty:
+                return
+            self._build()
+            self._save()
+            self._dirty = False
+
+    # ---- query side -------------------------------------------------------
+    def retrieve(self, query: str, *, depth: int, filters: Sequence[Filter] = ()) -> list[ScoredChunk]:
+        import numpy as np
+
+        with self._lock:
+            table = self._table()
+            if self._model is None and table:
+                self._build()
+            if not table:
+                return []
+            checked = validate(filters)
+            mask = None
+            if checked:
+                mask = np.array([matches(table[cid], checked) for cid in self._order], dtype=np.float32)
+                if not mask.any():
+                    return []
+            tokens = self._tokenize([query], return_ids=False)
+            k = min(depth, len(self._order))
+            ids, scores = self._model.retrieve(tokens, k=k, show_progress=False, weight_mask=mask)
+        hits = [
+            ScoredChunk(table[self._order[int(i)]], float(s), {self.name: float(s)})
+            for i, s in zip(ids[0], scores[0], strict=True)
+            if s > 0
+        ]
+        hits.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
+        return hits
+
+    # ---- internals ----------------------------------------------------------
+    def _tokenize(self, texts: list[str], *, return_ids: bool) -> Any:
+        try:
+            import bm25s
+        except ImportError as exc:
+            from rag_app.errors import MissingDependencyError
+
+            raise MissingDependencyError("bm25s", "hybrid", "retriever 'bm25'") from exc
+        stemmer = None
+        if self._params.stemmer:
+            import Stemmer
+
+            try:
+                stemmer = Stemmer.Stemmer(self._params.stemmer)
+            except KeyError as exc:
+                raise ConfigError(f"bm25 stemmer {self._params.stemmer!r} is not a PyStemmer language") from exc
+        return bm25s.tokenize(
+            texts,
+            stopwords=self._params.stopwords or [],
+            stemmer=stemmer,
+            return_ids=return_ids,
+            show_progress=False,
+        )
+
+    def _build(self) -> None:
+        import bm25s
+
+        table = self._table()
+        self._order = sorted(table)
+        if not self._order:
+            self._model = None
+            return
+        tokens = self._tokenize([table[cid].text for cid in self._order], return_ids=True)
+        p = self._params
+        model = bm25s.BM25(k1=p.k1, b=p.b, method=p.method)
+        model.index(tokens, show_progress=False)
+        self._model = model
+
+    def _table(self) -> dict[str, Chunk]:
+        if self._chunks is None:
+            self._chunks = self._load_chunks()
+        return self._chunks
+
+    def _load_chunks(self) -> dict[str, Chunk]:
+        path = self._dir / "chunks.jsonl" if self._dir else None
+        if path is None or not path.exists():
+            return {}
+        table: dict[str, Chunk] = {}
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                table[row["chunk_id"]] = Chunk(**row)
+        return table
+
+    def _save(self) -> None:
+        if self._dir is None:
+            return
+        self._dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self._dir.parent, prefix=f".{self._dir.name}-"))
+        try:
+            with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+                for cid in self._order:
+                    c = self._table()[cid]
+                    row = {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": c.source,
+                           "text": c.text, "metadata": c.metadata}
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            old = self._dir.with_name(self._dir.name + ".old")
+            if self._dir.exists():
+                os.replace(self._dir, old)
+            os.replace(tmp, self._dir)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise

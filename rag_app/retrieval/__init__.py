@@ -1,0 +1,1 @@
+"""Query-time retrieval: several retrievers, fused, optionally reranked."""
