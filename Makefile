@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= pipelines/local.yaml
 
-.PHONY: install demo test lint typecheck clean-index
+.PHONY: install demo test lint clean-index bench-ingest
 
 install: $(VENV)/.installed
 
@@ -27,3 +27,7 @@ lint:
 
 clean-index:
 	rm -rf data/index .rag
+
+bench-ingest: install  ## rag_app vs LangChain ingest, in one run (prints command, machine, figures)
+	$(BIN)/python -m pip install -q --no-deps langchain-huggingface langchain-milvus
+	$(BIN)/python eval/benchmarks/ingest_vs_langchain.py
