@@ -114,14 +114,14 @@ class PipelineConfig(_Strict):
         return path if path.is_absolute() else (self.base_dir / path).resolve()
 
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def _expand_env(value: Any, where: str) -> Any:
+def expand_env(value: Any, where: str) -> Any:
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{where}.{k}") for k, v in value.items()}
+        return {k: expand_env(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -133,14 +133,14 @@ def _expand_env(value: Any, where: str) -> Any:
             return default
         raise ConfigError(f"{where} references ${{{var}}}, which is not set: export it or add it to .env")
 
-    return _ENV_REF.sub(sub, value)
+    return ENV_REF.sub(sub, value)
 
 
 def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, origin: str = "config") -> PipelineConfig:
     """Validate a config mapping (already loaded from YAML)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
-    data = _expand_env(data, origin.rsplit("/", 1)[-1])
+    data = expand_env(data, origin.rsplit("/", 1)[-1])
     try:
         config = PipelineConfig(**data)
     except ValidationError as exc:

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from rag_app.cli import common, doctor, index
+from rag_app.cli import eval as eval_cmd
 
 app = typer.Typer(
     add_completion=False,
@@ -52,6 +53,7 @@ app.command("ingest")(index.ingest)
 app.command("search")(index.search)
 app.command("stats")(index.stats)
 app.command("doctor")(doctor.doctor)
+app.add_typer(eval_cmd.app, name="eval")
 
 
 def run() -> None:

@@ -57,11 +57,10 @@ def run(
         list[str] | None,
         typer.Option("--pipeline", "-p", help="only the pipeline with this label (repeatable)"),
     ] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="only the first N judged queries")
-    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="only the first N judged queries")] = None,
     reports_dir: ReportsOpt = Path("eval/reports"),
     cache_dir: CacheOpt = Path("eval/.cache"),
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="draw the report's PNG plots")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Run every pipeline of SUITE, write eval/reports/<UTC time>-<suite>/, and check gates."""
@@ -79,6 +78,7 @@ def run(
             labels=pipeline or [],
             limit=limit,
             command=_command_line(),
+            plots=plots,
         )
     if as_json:
         emit_json(
@@ -101,9 +101,7 @@ def run(
 def compare(
     a: Annotated[Path, typer.Argument(help="baseline report folder (eval/reports/...)")],
     b: Annotated[Path, typer.Argument(help="candidate report folder")],
-    resamples: Annotated[
-        int, typer.Option("--resamples", min=100, help="randomization test resamples")
-    ] = 10000,
+    resamples: Annotated[int, typer.Option("--resamples", min=100, help="randomization test resamples")] = 10000,
     seed: Annotated[int, typer.Option("--seed", help="seed of the randomization test")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
@@ -123,9 +121,7 @@ def _print_summary(data: dict[str, Any]) -> None:
 
     keys = [k for k in ("ndcg@10", "recall@100", "mrr@10", "hit@10") if k in data["method"]["metrics"]]
     typer.echo(f"{data['dataset']['name']}: {data['dataset']['queries_evaluated']} queries")
-    head = (
-        f"{'pipeline':<24}" + "".join(f"{MetricName.parse(k).display:>12}" for k in keys) + f"{'p50 ms':>9}"
-    )
+    head = f"{'pipeline':<24}" + "".join(f"{MetricName.parse(k).display:>12}" for k in keys) + f"{'p50 ms':>9}"
     typer.echo(head)
     for label, p in data["pipelines"].items():
         cells = "".join(f"{p['metrics'][k]:>12.4f}" for k in keys)

@@ -1,0 +1,127 @@
+"""Pipeline configs for evaluation: suite overrides, config hashes and isolated collections.
+
+Each (dataset, pipeline) pair is ingested into its own collection under the
+eval cache folder, keyed by a hash of the dataset's checksum and everything in
+the config that changes what gets stored (loaders, chunker, embedder, store
+kind and metric, retrievers that keep their own index, such as BM25). A second
+run with the same key finds the collection and its sync manifest and embeds
+nothing; the user's own index is never touched.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rag_app import registry
+from rag_app.config import PipelineConfig, load_config, parse_config
+from rag_app.errors import ConfigError
+from rag_app.evaluation.suite import PipelineSpec, Suite
+
+# Store params that only say *where* the collection lives (replaced by the cache location).
+_LOCATION_PARAMS: dict[str, tuple[str, ...]] = {
+    "memory": ("path",),
+    "milvus": ("uri", "collection"),
+}
+# Embedder/store params that change speed or access, not what is stored (not in the cache key).
+_RUNTIME_PARAMS = ("batch_size", "threads", "device", "timeout_s", "token_env")
+_SERVER_SCHEMES = ("http://", "https://")
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into ``base`` recursively (mappings merge, anything else replaces).
+
+    A component override that changes ``type`` replaces the whole component, since
+    the params of one backend mean nothing to another.
+    """
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, Mapping):
+            if "type" in value and old.get("type") != value["type"]:
+                out[key] = copy.deepcopy(dict(value))
+            else:
+                out[key] = deep_merge(old, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_pipeline(suite: Suite, spec: PipelineSpec) -> PipelineConfig:
+    """Load the spec's pipeline YAML and apply its overrides (validated like any config)."""
+    path = suite.resolve(spec.config)
+    base = load_config(path)
+    data = deep_merge(base.model_dump(exclude={"base_dir"}), spec.overrides)
+    return parse_config(data, base_dir=base.base_dir, origin=f"{path} (suite pipeline {spec.label!r})")
+
+
+def config_dict(config: PipelineConfig) -> dict[str, Any]:
+    """The config as plain JSON-able data (what reports record)."""
+    data: dict[str, Any] = json.loads(config.model_dump_json(exclude={"base_dir"}))
+    return data
+
+
+def config_hash(config: PipelineConfig) -> str:
+    """sha256 of the whole resolved config (reported so runs can be told apart)."""
+    return _digest(config_dict(config))
+
+
+def cache_key(config: PipelineConfig, dataset_checksum: str) -> str:
+    """What decides whether an ingested eval collection can be reused."""
+    data = config_dict(config)
+    store_params = {
+        k: v
+        for k, v in data["store"]["params"].items()
+        if k not in _LOCATION_PARAMS.get(data["store"]["type"], ()) and k not in _RUNTIME_PARAMS
+    }
+    embedder_params = {k: v for k, v in data["embedder"]["params"].items() if k not in _RUNTIME_PARAMS}
+    key = {
+        "dataset": dataset_checksum,
+        "sources": data["sources"],
+        "chunker": data["chunker"],
+        "embedder": {"type": data["embedder"]["type"], "params": embedder_params},
+        "store": {"type": data["store"]["type"], "params": store_params},
+    }
+    # retrievers that keep their own index beside the store (BM25); fusion weights are query-time only
+    indexes = [
+        {"type": r["type"], "params": r["params"]} for r in data["retrieval"]["retrievers"] if _has_index(r["type"])
+    ]
+    if indexes:
+        key["indexes"] = indexes
+    return _digest(key)[:16]
+
+
+def _has_index(retriever_type: str) -> bool:
+    """Whether a retriever keeps an index that ingestion maintains (an ``IndexListener``)."""
+    return hasattr(registry.resolve("retriever", retriever_type), "on_upsert")
+
+
+def isolate(config: PipelineConfig, folder: Path, key: str) -> PipelineConfig:
+    """A copy of ``config`` whose store and sync manifest live in ``folder`` (the cache entry)."""
+    data = config_dict(config)
+    store = data["store"]
+    kind = store["type"]
+    params = store["params"]
+    if kind == "memory":
+        params["path"] = str(folder / "store")
+    elif kind == "milvus":
+        uri = str(params.get("uri", ""))
+        if not uri.startswith(_SERVER_SCHEMES):
+            params["uri"] = str(folder / "milvus.db")
+        params["collection"] = f"eval_{key}"
+    else:
+        raise ConfigError(
+            f"rag eval cannot isolate a {kind!r} store yet (supported: {', '.join(_LOCATION_PARAMS)}); "
+            "evaluate with a memory or milvus store"
+        )
+    data["ingest"]["state_dir"] = str(folder / "state")
+    return parse_config(data, base_dir=config.base_dir, origin=f"eval copy of {config.name}")
+
+
+def _digest(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,250 @@
+"""Eval suites: one YAML file naming a dataset, the pipelines to run on it, metrics and gates.
+
+Relative paths in a suite resolve against the suite file's directory (as in
+pipeline configs), and string values may reference the environment as
+``${VAR}`` or ``${VAR:-default}``. Every model forbids unknown keys, so a typo
+fails with the list of valid keys instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from rag_app.config import ENV_REF, expand_env
+from rag_app.errors import ConfigError
+from rag_app.evaluation.metrics import DEFAULT_CUTOFFS, DEFAULT_FAMILIES, MetricName, expand_metrics
+
+_LABEL = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_metric_keys(values: dict[str, float]) -> dict[str, float]:
+    return {MetricName.parse(k, need_cutoff=True).key: v for k, v in values.items()}
+
+
+class DatasetSpec(_Strict):
+    """Where the queries, relevance judgements and documents are.
+
+    ``beir``: ``path`` holds ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``.
+    ``files``: ``corpus`` is a folder ingested with the pipeline's own loaders; ``path``
+    holds ``queries.jsonl`` and ``qrels/<split>.tsv`` keyed by file path relative to ``corpus``.
+    """
+
+    type: Literal["beir", "files"]
+    path: str = Field(description="dataset folder (queries, qrels; corpus.jsonl for beir)")
+    name: str | None = Field(default=None, description="defaults to the folder name")
+    corpus: str | None = Field(default=None, description="files: the document folder to ingest")
+    split: str = "test"
+    queries_file: str = "queries.jsonl"
+    qrels_file: str | None = Field(default=None, description="default: qrels/<split>.tsv")
+
+    _env_vars: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _corpus_for_files(self) -> DatasetSpec:
+        if self.type == "files" and not self.corpus:
+            raise ValueError("dataset type 'files' needs 'corpus': the folder of documents to ingest")
+        if self.type == "beir" and self.corpus:
+            raise ValueError("dataset type 'beir' reads corpus.jsonl from 'path'; remove 'corpus'")
+        return self
+
+    @property
+    def env_vars(self) -> list[str]:
+        """Environment variables referenced by ``path``/``corpus`` (named in 'not found' errors)."""
+        return list(self._env_vars)
+
+
+class Published(_Strict):
+    """Reference numbers to print next to the measured ones."""
+
+    source: str
+    metrics: dict[str, float]
+    tolerance: float | None = Field(default=None, ge=0, description="allowed |measured - published|")
+
+    _keys = field_validator("metrics")(_check_metric_keys)
+
+
+class PipelineSpec(_Strict):
+    """One pipeline config to evaluate, with overrides deep-merged over it."""
+
+    label: str = Field(pattern=_LABEL)
+    config: str = Field(description="pipeline YAML, relative to the suite file")
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    published: Published | None = None
+    fail_under: dict[str, float] = Field(default_factory=dict)
+
+    _keys = field_validator("fail_under")(_check_metric_keys)
+
+
+class QuerySubset(_Strict):
+    """Evaluate a subset of the judged queries: the first N, a random N, or given ids."""
+
+    limit: int | None = Field(default=None, gt=0, description="the first N judged queries, in file order")
+    sample: int | None = Field(default=None, gt=0, description="N judged queries drawn with `seed`")
+    ids: list[str] | None = None
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_way(self) -> QuerySubset:
+        chosen = [k for k in ("limit", "sample", "ids") if getattr(self, k) is not None]
+        if len(chosen) > 1:
+            raise ValueError(f"choose one of limit, sample, ids (got {', '.join(chosen)})")
+        return self
+
+
+class Suite(_Strict):
+    """A whole eval suite file."""
+
+    name: str = Field(pattern=_LABEL)
+    description: str = ""
+    dataset: DatasetSpec
+    pipelines: list[PipelineSpec] = Field(min_length=1)
+    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_FAMILIES))
+    cutoffs: list[int] = Field(default_factory=lambda: list(DEFAULT_CUTOFFS), min_length=1)
+    depth: int | None = Field(default=None, gt=0, le=10000, description="chunks retrieved per query")
+    queries: QuerySubset = Field(default_factory=QuerySubset)
+    fail_under: dict[str, float] = Field(default_factory=dict)
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: Path | None = PrivateAttr(default=None)
+
+    _keys = field_validator("fail_under")(_check_metric_keys)
+
+    @field_validator("cutoffs")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if any(k <= 0 for k in value):
+            raise ValueError("cut-offs must be positive integers")
+        return sorted(set(value))
+
+    @field_validator("metrics")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        for name in value:
+            MetricName.parse(name, need_cutoff=False)
+        return value
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> Suite:
+        if self.depth is not None and self.depth < max(self.cutoffs):
+            raise ValueError(f"depth ({self.depth}) must be at least the largest cut-off ({max(self.cutoffs)})")
+        labels = [p.label for p in self.pipelines]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(f"pipeline labels must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    def resolve(self, value: str) -> Path:
+        """A path from the suite, resolved against the suite file's directory."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self._base_dir / path).resolve()
+
+    def metric_names(self, extra_keys: Iterable[str] = ()) -> list[MetricName]:
+        """Every metric to compute: suite metrics x cut-offs, plus those gates and references name."""
+        extra = set(self.fail_under) | set(extra_keys)
+        for p in self.pipelines:
+            extra |= set(p.fail_under)
+            if p.published:
+                extra |= set(p.published.metrics)
+        return expand_metrics(self.metrics, self.cutoffs, sorted(extra))
+
+    def retrieval_depth(self) -> int:
+        """Chunks to retrieve per query: ``depth`` or max(largest cut-off, 100)."""
+        return self.depth or max(max(self.cutoffs), 100)
+
+
+def parse_suite(data: Any, *, base_dir: Path, origin: str = "suite") -> Suite:
+    """Validate a suite mapping (already loaded from YAML)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
+    raw = data.get("dataset")
+    raw_dataset: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    env_vars = [m.group(1) for key in ("path", "corpus") for m in ENV_REF.finditer(str(raw_dataset.get(key) or ""))]
+    expanded = expand_env(data, Path(origin).name)
+    try:
+        suite = Suite(**expanded)
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: {_first_problem(exc)}") from exc
+    suite._base_dir = base_dir.resolve()
+    suite.dataset._env_vars = env_vars
+    return suite
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Load and validate an eval suite YAML file (errors are one-line ``ConfigError``s)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"suite file not found: {path} (see eval/suites/ for examples)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    suite = parse_suite(data or {}, base_dir=path.parent, origin=str(path))
+    suite._source = path.resolve()
+    return suite
+
+
+def _first_problem(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "suite"
+        if err["type"] == "extra_forbidden":
+            valid = _valid_keys(err["loc"][:-1])
+            problems.append(f"unknown key {loc!r}" + (f" (valid keys: {', '.join(valid)})" if valid else ""))
+        elif err["type"] == "missing":
+            problems.append(f"missing required key {loc!r}")
+        else:
+            msg = re.sub(r"^Value error, ", "", err["msg"])
+            problems.append(f"{loc}: {msg}")
+    return "; ".join(problems)
+
+
+def _valid_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed at ``loc`` (a validation error location) in the suite schema."""
+    model: type[BaseModel] | None = Suite
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if model is not None else None
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``X``, ``X | None`` or ``list[X]``, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
