@@ -94,6 +94,22 @@ class RetrievalConfig(_Strict):
     )
 
 
+class AnswerConfig(_Strict):
+    """How answers are produced from retrieved chunks."""
+
+    template: str = Field(default="grounded", description="a shipped template name or a path to a template file")
+    context_budget_tokens: int | None = Field(
+        default=1200, gt=0, description="most prompt tokens for sources; lowest-ranked whole chunks are dropped"
+    )
+    min_score: float | None = Field(
+        default=None, description="abstain when the best retrieval score is below this (retriever's scale)"
+    )
+    max_tokens: int | None = Field(default=None, gt=0, description="answer length cap (default: generator's)")
+    condense_history: bool | None = Field(
+        default=None, description="rewrite follow-ups as standalone questions; None = on for hosted generators"
+    )
+
+
 class PipelineConfig(_Strict):
     """The whole pipeline, as written in ``pipelines/*.yaml``."""
 
@@ -106,6 +122,7 @@ class PipelineConfig(_Strict):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     generator: ComponentConfig | None = None
+    answer: AnswerConfig = Field(default_factory=AnswerConfig)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
     def resolve_path(self, value: str | Path) -> Path:

@@ -18,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from rag_app import registry
+from rag_app.answering import AnswerStream, start_answer
 from rag_app.config import PipelineConfig
 from rag_app.errors import ConfigError, FingerprintMismatchError, InputError
+from rag_app.generation.templates import PromptTemplate, load_template
 from rag_app.ingest.manifest import Manifest
 from rag_app.ingest.runner import Ingestor, ProgressFn
 from rag_app.ingest.sources import discover
-from rag_app.protocols import Chunker, Embedder, IndexListener, Loader, Retriever, VectorStore
+from rag_app.protocols import Chunker, Embedder, Generator, IndexListener, Loader, Retriever, VectorStore
 from rag_app.retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
-from rag_app.types import Document, Filter, IngestReport, ScoredChunk
+from rag_app.types import Answer, Document, Filter, IngestReport, Message, ScoredChunk
 
 logger = logging.getLogger(__name__)
 
@@ -64,12 +66,15 @@ class Pipeline:
         embedder: Embedder,
         store: VectorStore,
         retrievers: Sequence[Retriever],
+        generator: Generator | None = None,
     ) -> None:
         self.config = config
         self.chunker = chunker
         self.embedder = embedder
         self.store = store
         self.retrievers = list(retrievers)
+        self.generator = generator
+        self._template: PromptTemplate | None = None
         self._loaders: dict[str, Loader] = {}
         self._listeners_checked = False
         self._lock = threading.RLock()
@@ -119,7 +124,6 @@ class Pipeline:
             manifest.reset()
             for listener in self.listeners():
                 listener.clear()
-        self._check_listeners(manifest)
         recorded = self.store.fingerprint()
         if recorded:
             # Checked before any model loads, so an unchanged corpus re-ingests in
@@ -131,9 +135,13 @@ class Pipeline:
                     f"the collection was built with {actual} but this config uses {expected}; "
                     "use the same embedder and chunker, or re-ingest with --rebuild"
                 )
-        if manifest.sources and self.store.count() == 0:
+        stored = self.store.count()
+        if manifest.sources and stored == 0:
             logger.warning("the store is empty but the manifest is not; re-ingesting everything")
             manifest.reset()
+        if recorded and any(listener.size() != stored for listener in self.listeners()):
+            self.store.open(self.embedder.dimension, recorded)
+            self._sync_listeners(stored)
 
         def open_store() -> None:
             fingerprint = self.fingerprint()
@@ -152,14 +160,19 @@ class Pipeline:
             max_file_bytes=int(self.config.sources.max_file_mb * 2**20),
         )
 
-    def _check_listeners(self, manifest: Manifest) -> None:
-        expected = manifest.chunk_count()
+    def _sync_listeners(self, count: int) -> None:
+        """Backfill a secondary index that drifted from the store (e.g. BM25 added to a config later)."""
         for listener in self.listeners():
-            if listener.size() != expected:
-                raise ConfigError(
-                    f"the {type(listener).__name__} index holds {listener.size()} chunks but the store "
-                    f"holds {expected}; run `rag ingest --rebuild` to rebuild both"
-                )
+            if listener.size() == count:
+                continue
+            logger.info(
+                "rebuilding the %s index from the store (%d chunks, it held %d)",
+                type(listener).__name__, count, listener.size(),
+            )
+            listener.clear()
+            for chunks, _ in self.store.export():
+                listener.on_upsert(chunks)
+            listener.commit()
 
     def _fingerprint_without_dimension(self) -> dict[str, Any]:
         return {
@@ -217,14 +230,47 @@ class Pipeline:
                 )
             self.store.open(self.embedder.dimension, recorded)
             if not self._listeners_checked:
-                count = self.store.count()
-                for listener in self.listeners():
-                    if listener.size() != count:
-                        raise ConfigError(
-                            f"the {type(listener).__name__} index holds {listener.size()} chunks but the "
-                            f"store holds {count}; run `rag ingest --rebuild` to rebuild both"
-                        )
+                self._sync_listeners(self.store.count())
                 self._listeners_checked = True
+
+    # ---- answers ------------------------------------------------------------
+    def stream(
+        self,
+        question: str,
+        *,
+        history: Sequence[Message] = (),
+        top_k: int | None = None,
+        filters: Sequence[Filter] = (),
+    ) -> AnswerStream:
+        """Retrieve now; iterate the result for answer text, then read ``.answer``."""
+        if not question or not question.strip():
+            raise InputError("the question is empty; type a question")
+        if self.generator is None:
+            raise ConfigError("this pipeline has no generator; add a `generator:` block to its config")
+        if self._template is None:
+            self._template = load_template(self.config.answer.template, base_dir=self.config.base_dir)
+        return start_answer(
+            question,
+            history=history,
+            search=lambda q, k, f: self.search(q, top_k=k, filters=f),
+            top_k=top_k,
+            filters=filters,
+            generator=self.generator,
+            template=self._template,
+            config=self.config.answer,
+            hosted=self.config.generator is not None and self.config.generator.type != "hf_local",
+        )
+
+    def answer(
+        self,
+        question: str,
+        *,
+        history: Sequence[Message] = (),
+        top_k: int | None = None,
+        filters: Sequence[Filter] = (),
+    ) -> Answer:
+        """A complete grounded answer (see :meth:`stream` for token streaming)."""
+        return self.stream(question, history=history, top_k=top_k, filters=filters).result()
 
     # ---- inspection -------------------------------------------------------
     def stats(self) -> CollectionStats:
@@ -274,9 +320,13 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
         if not suffix.startswith("."):
             raise ConfigError(f"sources.loaders key {suffix!r} must be a file extension like '.md'")
         registry.validate_params("loader", spec.type, spec.params)
-    if config.generator is not None and config.generator.type != "none":
-        raise ConfigError(f"generator type {config.generator.type!r}: no generators are available yet; use 'none'")
-    return Pipeline(config, chunker=chunker, embedder=embedder, store=store, retrievers=retrievers)
+    generator = None
+    if config.generator is not None:
+        generator = registry.create("generator", config.generator.type, config.generator.params, **ctx)
+    load_template(config.answer.template, base_dir=config.base_dir)  # a bad name fails at build time
+    return Pipeline(
+        config, chunker=chunker, embedder=embedder, store=store, retrievers=retrievers, generator=generator
+    )
 
 
 def state_path(config: PipelineConfig, kind: str, suffix: str) -> Path:

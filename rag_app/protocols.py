@@ -92,6 +92,10 @@ class VectorStore(Protocol):
         """Delete the whole collection (used by ``rag ingest --rebuild``)."""
         ...
 
+    def export(self, batch_size: int = 256) -> Iterator[tuple[list[Chunk], list[list[float]]]]:
+        """Every stored chunk with its vector, in batches (migration, index backfills)."""
+        ...
+
     def close(self) -> None: ...
 
 

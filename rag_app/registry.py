@@ -44,9 +44,14 @@ REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
         "dense": (f"{_B}.retrievers.dense:DenseRetriever", "core"),
         "bm25": (f"{_B}.retrievers.bm25:BM25Retriever", "hybrid"),
     },
+    "generator": {
+        "hf_local": (f"{_B}.generators.hf_local:HFLocalGenerator", "hf"),
+        "openai": (f"{_B}.generators.openai:OpenAIGenerator", "openai"),
+    },
     "store": {
         "milvus": (f"{_B}.stores.milvus:MilvusStore", "milvus"),
         "memory": (f"{_B}.stores.memory:MemoryStore", "core"),
+        "pinecone": (f"{_B}.stores.pinecone:PineconeStore", "pinecone"),
     },
 }
 

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from rag_app.cli import common, doctor, index
+from rag_app.cli import common, doctor, index, migrate
 from rag_app.cli import eval as eval_cmd
 
 app = typer.Typer(
@@ -53,6 +53,7 @@ app.command("ingest")(index.ingest)
 app.command("search")(index.search)
 app.command("stats")(index.stats)
 app.command("doctor")(doctor.doctor)
+app.command("migrate")(migrate.migrate)
 app.add_typer(eval_cmd.app, name="eval")
 
 

@@ -1,12 +1,19 @@
 """Store fixtures for the VectorStore contract suite.
 
 ``store_factory`` is parametrized over every store backend. Each param is a
-:class:`StoreBackend`; backends that need something this machine may not have
-(a Milvus server, a Pinecone-protocol server) skip with a visible reason.
+:class:`StoreBackend`; backends that need a server get it from a session
+fixture that starts a real one on 127.0.0.1 (or skips with a visible reason):
+
+* ``milvus-server``: Milvus 2.3.5 standalone from PyPI ``milvus``, in a
+  loopback-only network namespace (``RAG_TEST_MILVUS_URI`` uses yours instead);
+* ``milvus-lite-server``: ``milvus-lite server --host 127.0.0.1``;
+* ``pinecone-protocol``: the official ``pinecone`` SDK against the strict
+  Pinecone-API server in ``tests/support/pinecone_server.py`` (one index per test,
+  created through its control plane).
 
 To add a backend: append a ``StoreBackend`` to ``BACKENDS`` with its registry
-name, a ``params(ctx)`` builder, and ``requires`` returning a skip reason or
-``None``.
+name, a ``params(ctx)`` builder, and ``server`` naming the session fixture that
+yields its address (or ``requires`` returning a skip reason or ``None``).
 """
 
 from __future__ import annotations
@@ -21,6 +28,13 @@ from typing import Any
 import pytest
 
 from rag_app import registry
+from tests.support import pinecone_server
+from tests.support.milvus_server import (
+    RunningServer,
+    ServerUnavailable,
+    start_milvus_lite_server,
+    start_milvus_standalone,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,8 @@ class StoreBackend:
     params: Callable[[StoreContext], dict[str, Any]]
     persistent: bool = True
     requires: Callable[[], str | None] = lambda: None
+    server: str | None = None  # session fixture yielding the server address (or skipping)
+    remote: bool = False  # keeps data outside the test's tmp dir: drop it after the test
 
 
 @dataclass
@@ -41,19 +57,30 @@ class StoreContext:
     tmp_path: Path
     shared_dir: Path
     collection: str = field(default_factory=lambda: f"c_{uuid.uuid4().hex[:12]}")
+    server: str = ""  # the backend's server address, when it has one
+
+    @property
+    def index_name(self) -> str:
+        """``collection`` spelled as a Pinecone index name (lowercase, digits, hyphens)."""
+        return self.collection.replace("_", "-")
 
 
-def _needs_env(var: str, example: str) -> Callable[[], str | None]:
-    return lambda: None if os.environ.get(var) else f"set {var}={example} to run against it"
-
-
-def _needs_registered(name: str, var: str, example: str) -> Callable[[], str | None]:
+def _needs_module(name: str, extra: str) -> Callable[[], str | None]:
     def check() -> str | None:
-        if name not in registry.names("store"):
-            return f"no {name!r} store registered yet"
-        return _needs_env(var, example)()
+        try:
+            __import__(name)
+        except ImportError:
+            return f"{name} is not installed: pip install 'rag-app[{extra}]'"
+        return None
 
     return check
+
+
+def _pinecone_params(c: StoreContext) -> dict[str, Any]:
+    return {
+        "index": c.index_name, "namespace": "contract", "controller_host": c.server, "create_index": True,
+        "api_key_env": pinecone_server.API_KEY_ENV, "timeout_s": 10, "retries": 2, "backoff_s": 0.05,
+    }
 
 
 BACKENDS = [
@@ -63,16 +90,19 @@ BACKENDS = [
     StoreBackend(
         "milvus-lite", "milvus",
         lambda c: {"uri": str(c.shared_dir / "x.db"), "collection": c.collection},
+        requires=_needs_module("pymilvus", "milvus"),
     ),
     StoreBackend(
-        "milvus-server", "milvus",
-        lambda c: {"uri": os.environ["RAG_TEST_MILVUS_URI"], "collection": c.collection},
-        requires=_needs_env("RAG_TEST_MILVUS_URI", "http://127.0.0.1:19530"),
+        "milvus-server", "milvus", lambda c: {"uri": c.server, "collection": c.collection},
+        requires=_needs_module("pymilvus", "milvus"), server="milvus_server_uri", remote=True,
     ),
     StoreBackend(
-        "pinecone-protocol", "pinecone",
-        lambda c: {"host": os.environ["RAG_TEST_PINECONE_HOST"], "index": c.collection},
-        requires=_needs_registered("pinecone", "RAG_TEST_PINECONE_HOST", "http://127.0.0.1:5080"),
+        "milvus-lite-server", "milvus", lambda c: {"uri": c.server, "collection": c.collection},
+        requires=_needs_module("pymilvus", "milvus"), server="milvus_lite_server_uri", remote=True,
+    ),
+    StoreBackend(
+        "pinecone-protocol", "pinecone", _pinecone_params,
+        requires=_needs_module("pinecone", "pinecone"), server="pinecone_server_url", remote=True,
     ),
 ]
 
@@ -103,8 +133,8 @@ class StoreFactory:
     def cleanup(self) -> None:
         for store in self.made:
             try:
-                if self.backend.id not in {"memory", "memory-ephemeral", "milvus-lite"}:
-                    store.drop()  # remote servers keep collections; do not leak them
+                if self.backend.remote:
+                    store.drop()  # servers keep collections; do not leak them
             finally:
                 store.close()
 
@@ -133,6 +163,41 @@ def _param(backend: StoreBackend) -> Any:
     return pytest.param(backend, id=backend.id)
 
 
+def _server(name: str, start: Callable[[Path], RunningServer], tmp: Path) -> Iterator[str]:
+    try:
+        server = start(tmp)
+    except ServerUnavailable as exc:
+        yield f"skip:{name}: {exc}"
+        return
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def milvus_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Milvus 2.3 standalone server on 127.0.0.1 for the session (``RAG_TEST_MILVUS_URI`` wins)."""
+    if os.environ.get("RAG_TEST_MILVUS_URI"):
+        yield os.environ["RAG_TEST_MILVUS_URI"]
+        return
+    yield from _server("milvus 2.3 standalone", start_milvus_standalone, tmp_path_factory.mktemp("milvus"))
+
+
+@pytest.fixture(scope="session")
+def milvus_lite_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``milvus-lite server --host 127.0.0.1`` on a free port, for the session."""
+    yield from _server("milvus-lite server", start_milvus_lite_server, tmp_path_factory.mktemp("lite_srv"))
+
+
+@pytest.fixture(scope="session")
+def pinecone_server_url() -> Iterator[str]:
+    """The strict Pinecone-API server (control plane URL); the SDK key is set for the session."""
+    with pinecone_server.PineconeServer() as server, pinecone_server.sdk_env(server), \
+            pinecone_server.registered():
+        yield server.url
+
+
 @pytest.fixture(params=[_param(b) for b in BACKENDS])
 def store_factory(
     request: pytest.FixtureRequest, tmp_path: Path, store_shared_dir: Path
@@ -142,10 +207,13 @@ def store_factory(
     reason = backend.requires()
     if reason:
         pytest.skip(f"{backend.id}: {reason}")
-    if backend.kind == "milvus":
-        pytest.importorskip("pymilvus", reason="milvus: pip install 'rag-app[milvus]'")
+    address = ""
+    if backend.server:
+        address = request.getfixturevalue(backend.server)
+        if address.startswith("skip:"):
+            pytest.skip(f"{backend.id}: {address[5:]}")
     if backend.id == "milvus-lite":
         request.getfixturevalue("milvus_lite_keeper")
-    factory = StoreFactory(backend, StoreContext(tmp_path, store_shared_dir))
+    factory = StoreFactory(backend, StoreContext(tmp_path, store_shared_dir, server=address))
     yield factory
     factory.cleanup()

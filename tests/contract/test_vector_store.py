@@ -276,11 +276,33 @@ FILTER_CASES: list[tuple[list[Filter], set[str]]] = [
 ]
 
 
+def string_ranges(store: Any) -> bool:
+    """Whether the store filters strings with gt/gte/lt/lte (Pinecone: numbers only)."""
+    return bool(type(store).capabilities["range_filters"] != "numbers only")
+
+
+def is_string_range(filters: list[Filter]) -> bool:
+    return any(f.op in ("gt", "gte", "lt", "lte") and isinstance(f.value, str) for f in filters)
+
+
+def rejects(store: Any, filters: list[Filter]) -> bool:
+    """A numbers-only store must refuse a string range with an InputError, never answer wrongly."""
+    try:
+        store.search(Q, 5, filters)
+    except InputError as exc:
+        return "only numbers" in str(exc)
+    return False
+
+
 def test_filters(store_factory: StoreFactory) -> None:
     store = opened(store_factory)
     store.upsert(ROWS, [Q] * len(ROWS))
     failures = []
     for filters, expected in FILTER_CASES:
+        if is_string_range(filters) and not string_ranges(store):
+            if not rejects(store, filters):
+                failures.append(f"{filters}: a string range was not rejected")
+            continue
         got = set(ids(store, filters))
         if got != expected:
             failures.append(f"{filters}: got {sorted(got)}, expected {sorted(expected)}")
@@ -311,6 +333,10 @@ def test_hostile_filter_values_match_exactly(store_factory: StoreFactory) -> Non
             (F("source", "lte", value), {c.chunk_id for c in rows if c.source <= value}),
         ]
         for flt, expected in checks:
+            if is_string_range([flt]) and not string_ranges(store):
+                if not rejects(store, [flt]):
+                    failures.append(f"{flt!r}: a string range was not rejected")
+                continue
             got = set(ids(store, [flt]))
             if got != expected:
                 failures.append(f"{flt!r}: got {sorted(got)}, expected {sorted(expected)}")
@@ -364,6 +390,32 @@ def test_delete_documents(store_factory: StoreFactory) -> None:
     assert ids(store) == ["r3"]
     store.delete_documents([])
     assert store.count() == 1
+
+
+# --------------------------------------------------------------------------- export (used by rag migrate)
+
+
+def test_export_returns_every_chunk_and_vector(store_factory: StoreFactory) -> None:
+    store = opened(store_factory, metric="IP")
+    rows = [chunk(f"e{i:02d}", doc=f"d{i % 3}", n=i, tags=["a", "b"], nested={"k": None}) for i in range(7)]
+    vectors = [[float(i), 1.0, -0.5, 0.25] for i in range(7)]
+    store.upsert(rows, vectors)
+    got: dict[str, tuple[Chunk, list[float]]] = {}
+    for chunks, vecs in store.export(batch_size=3):
+        assert len(chunks) == len(vecs) <= 3
+        got.update({c.chunk_id: (c, v) for c, v in zip(chunks, vecs, strict=True)})
+    assert sorted(got) == [c.chunk_id for c in rows]
+    for row, vec in zip(rows, vectors, strict=True):
+        assert got[row.chunk_id][0] == row
+        assert got[row.chunk_id][1] == pytest.approx(vec, abs=1e-6)
+
+
+def test_every_store_declares_capabilities(store_factory: StoreFactory) -> None:
+    keys = {"filter_ops", "range_filters", "sparse_hybrid", "max_batch", "max_top_k", "consistency",
+            "delete_by_document", "persistence"}
+    caps = type(store_factory.make()).capabilities
+    assert set(caps) == keys and all(isinstance(v, str) and v for v in caps.values())
+    assert caps["filter_ops"].split() == ["eq", "ne", "in", "gt", "gte", "lt", "lte"]
 
 
 # --------------------------------------------------------------------------- Milvus specifics

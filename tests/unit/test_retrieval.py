@@ -110,13 +110,16 @@ def test_hybrid_pipeline_stays_in_sync_through_ingest(
     assert reopened.retrievers[1].size() == pipeline.store.count()
 
 
-def test_adding_bm25_to_an_existing_collection_asks_for_rebuild(make_config: MakeConfig, docs_dir: Path) -> None:
-    build_pipeline(make_config()).ingest([docs_dir])
+def test_adding_bm25_to_an_existing_collection_backfills_it_from_the_store(
+    make_config: MakeConfig, docs_dir: Path
+) -> None:
+    dense = build_pipeline(make_config())
+    first = dense.ingest([docs_dir])
     hybrid = build_pipeline(make_config(retrieval=HYBRID))
-    with pytest.raises(ConfigError, match="rebuild"):
-        hybrid.ingest([docs_dir])
-    report = hybrid.ingest([docs_dir], rebuild=True)
-    assert report.files_new == 3 and hybrid.retrievers[1].size() == hybrid.store.count()
+    report = hybrid.ingest([docs_dir])
+    assert report.embeddings_computed == 0 and report.files_unchanged == 3
+    assert hybrid.retrievers[1].size() == first.chunks_added
+    assert set(hybrid.search("inverse document frequency", top_k=1)[0].scores) == {"dense", "bm25"}
 
 
 def test_unknown_retriever_lists_valid_ones(make_config: MakeConfig) -> None:
@@ -124,7 +127,9 @@ def test_unknown_retriever_lists_valid_ones(make_config: MakeConfig) -> None:
         build_pipeline(make_config(retrieval={"retrievers": [{"type": "splade"}]}))
 
 
-def test_searching_with_an_unsynced_sparse_index_is_an_error(make_config: MakeConfig, docs_dir: Path) -> None:
+def test_searching_backfills_an_empty_sparse_index(make_config: MakeConfig, docs_dir: Path) -> None:
     build_pipeline(make_config()).ingest([docs_dir])
-    with pytest.raises(ConfigError, match="BM25Retriever index holds 0 chunks"):
-        build_pipeline(make_config(retrieval=HYBRID)).search("attention")
+    hybrid = build_pipeline(make_config(retrieval=HYBRID))
+    hits = hybrid.search("inverse document frequency", top_k=1)
+    assert hits[0].chunk.source.endswith("bm25.txt") and "bm25" in hits[0].scores
+    assert hybrid.retrievers[1].size() == hybrid.store.count()

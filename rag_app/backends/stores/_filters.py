@@ -61,6 +61,9 @@ def milvus_expr(filters: Sequence[Filter]) -> str | None:
                 parts.append(f"{lhs} in [{', '.join(milvus_literal(v) for v in flt.value)}]")
             else:  # Milvus Lite rejects `json_path in [...]`; spell it as ORs.
                 parts.append(" or ".join(f"{lhs} == {milvus_literal(v)}" for v in flt.value))
+        elif flt.op == "ne" and flt.field not in TYPED_FIELDS:
+            # A Milvus 2.3 server matches a missing JSON key with `!=`; Lite does not.
+            parts.append(f"(exists {lhs}) and ({lhs} != {milvus_literal(flt.value)})")
         else:
             parts.append(f"{lhs} {_MILVUS_OPS[flt.op]} {milvus_literal(flt.value)}")
     return " and ".join(f"({p})" for p in parts)

@@ -15,10 +15,10 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +36,17 @@ _FORMAT = 1
 
 class MemoryStore:
     """Brute-force store over a float32 matrix; optional atomic file persistence."""
+
+    capabilities: ClassVar[dict[str, str]] = {
+        "filter_ops": "eq ne in gt gte lt lte",
+        "range_filters": "numbers and strings",
+        "sparse_hybrid": "no (BM25 runs beside any store in rag_app's retriever)",
+        "max_batch": "no limit (one numpy matrix)",
+        "max_top_k": "16384",
+        "consistency": "immediate (in-process)",
+        "delete_by_document": "in-process scan of doc_id",
+        "persistence": "optional: <path>.npz + <path>.json, replaced atomically; one writer",
+    }
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -180,6 +191,15 @@ class MemoryStore:
             self._require_open()
             wanted = common.string_ids(doc_ids, "doc_id")
             self._remove({c.chunk_id for c in self._chunks if c.doc_id in wanted})
+
+    def export(self, batch_size: int = 256) -> Iterator[tuple[list[Chunk], list[list[float]]]]:
+        """Every stored chunk with its vector, ``batch_size`` at a time (a snapshot)."""
+        with self._lock:
+            self._require_open()
+            chunks, vectors = list(self._chunks), self._vectors.copy()
+        for i in range(0, len(chunks), max(1, batch_size)):
+            part = chunks[i : i + batch_size]
+            yield [replace(c, metadata=dict(c.metadata)) for c in part], vectors[i : i + len(part)].tolist()
 
     def _remove(self, ids: set[str]) -> None:
         if not ids:

@@ -13,9 +13,9 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymilvus import MilvusClient, MilvusException
@@ -36,6 +36,17 @@ _T = TypeVar("_T")
 
 class MilvusStore:
     """Chunks and vectors in one Milvus collection."""
+
+    capabilities: ClassVar[dict[str, str]] = {
+        "filter_ops": "eq ne in gt gte lt lte",
+        "range_filters": "numbers and strings",
+        "sparse_hybrid": "no in this adapter (Lite 3.x and Milvus >= 2.4 have BM25/sparse; 2.3 has not)",
+        "max_batch": "batch_size rows per upsert call (at most 16384)",
+        "max_top_k": "16384",
+        "consistency": "consistency_level (default Strong: reads see all acknowledged writes)",
+        "delete_by_document": "delete by expression on the doc_id VARCHAR field",
+        "persistence": "Lite: a local .db directory (WAL); server: Milvus storage (etcd + MinIO/S3 or local)",
+    }
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -238,6 +249,20 @@ class MilvusStore:
             if min(r.score for r in results) < ranked[-1].score:
                 return ranked
             limit = min(limit * 4, common.MAX_TOP_K)
+
+    def export(self, batch_size: int = 256) -> Iterator[tuple[list[Chunk], list[list[float]]]]:
+        """Every stored chunk with its vector, ``batch_size`` at a time (``query_iterator``)."""
+        client = self._require_open()
+        iterator = self._call(
+            "query_iterator", client.query_iterator, self._name, batch_size=batch_size, filter="",
+            output_fields=[*rows.OUTPUT_FIELDS, "vector"], consistency_level=self._params.consistency_level,
+        )
+        try:
+            while page := self._call("query_iterator.next", iterator.next):
+                chunks = [rows.scored({**hit, "distance": 0.0}, self._params.metric).chunk for hit in page]
+                yield chunks, [[float(v) for v in hit["vector"]] for hit in page]
+        finally:
+            iterator.close()
 
     def delete(self, chunk_ids: Iterable[str]) -> None:
         self._delete_where("id", chunk_ids)

@@ -1,0 +1,1 @@
+"""Generator backends: local Hugging Face models and OpenAI-compatible APIs."""
