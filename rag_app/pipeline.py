@@ -292,6 +292,28 @@ class Pipeline:
             for s, e in sorted(manifest.sources.items())
         ]
 
+    def delete_document(self, source: str) -> int:
+        """Remove one ingested source (its chunks, sparse-index entries, manifest entry).
+
+        Returns:
+            The number of chunks deleted.
+        """
+        with self._lock:
+            manifest = Manifest.load(self.manifest_path())
+            entry = manifest.sources.get(source)
+            if entry is None:
+                raise InputError(f"{source}: not in this collection; `rag stats` lists what is")
+            recorded = self.store.fingerprint()
+            if recorded:
+                self.store.open(self.embedder.dimension, recorded)
+            self.store.delete(entry.chunk_ids)
+            for listener in self.listeners():
+                listener.on_delete(entry.chunk_ids)
+                listener.commit()
+            del manifest.sources[source]
+            manifest.save()
+            return len(entry.chunk_ids)
+
     def close(self) -> None:
         self.store.close()
 

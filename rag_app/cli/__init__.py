@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from rag_app.cli import common, doctor, index, migrate
+from rag_app.cli import answer, common, doctor, index, migrate, serve
 from rag_app.cli import eval as eval_cmd
 
 app = typer.Typer(
@@ -52,6 +52,9 @@ def main(
 app.command("ingest")(index.ingest)
 app.command("search")(index.search)
 app.command("stats")(index.stats)
+app.command("ask")(answer.ask)
+app.command("chat")(answer.chat)
+app.command("serve")(serve.serve)
 app.command("doctor")(doctor.doctor)
 app.command("migrate")(migrate.migrate)
 app.add_typer(eval_cmd.app, name="eval")

@@ -65,7 +65,8 @@ def _print_report(r: IngestReport) -> None:
     )
 
 
-def _parse_filter(text: str) -> Filter:
+def parse_filter(text: str) -> Filter:
+    """``FIELD=VALUE``-style text (``!=``, ``>=``, ``<=``, ``>``, ``<`` too) as a structured Filter."""
     from rag_app.errors import InputError
 
     for op_text, op in (("!=", "ne"), (">=", "gte"), ("<=", "lte"), ("=", "eq"), (">", "gt"), ("<", "lt")):
@@ -87,7 +88,7 @@ def search(
     """Show the chunks most relevant to QUERY, with scores and where they come from."""
     with user_errors():
         pipeline = load_pipeline(config)
-        filters = [_parse_filter(w) for w in where or []]
+        filters = [parse_filter(w) for w in where or []]
         try:
             hits = pipeline.search(query, top_k=top_k, filters=filters)
         finally:
@@ -105,15 +106,13 @@ def search(
 
 def location(hit: ScoredChunk) -> str:
     """Human-readable place of a chunk: file, page or section, char offsets."""
+    from rag_app.generation.prompt import source_location
+
     meta = hit.chunk.metadata
-    parts = [str(meta.get("relpath") or hit.chunk.source)]
-    if meta.get("page") is not None:
-        parts.append(f"p. {meta['page']}")
-    if meta.get("section"):
-        parts.append(f"§ {meta['section']}")
+    where = source_location(hit)
     if meta.get("start_char") is not None:
-        parts.append(f"chars {meta['start_char']}-{meta.get('end_char')}")
-    return ", ".join(parts)
+        where += f", chars {meta['start_char']}-{meta.get('end_char')}"
+    return where
 
 
 def _hit_dict(rank: int, hit: ScoredChunk) -> dict[str, object]:

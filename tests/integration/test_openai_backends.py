@@ -173,11 +173,11 @@ def test_unknown_model_names_the_setting(stub: OpenAIStub) -> None:
 
 
 def test_unreachable_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.support.openai_stub import _free_port
+    from tests.support.asgi_server import free_port
 
     gen = OpenAIGenerator(
         OpenAIGenerator.Params(
-            base_url=f"http://127.0.0.1:{_free_port()}/v1", api_key_env="RAG_TEST_UNSET_KEY", max_retries=0
+            base_url=f"http://127.0.0.1:{free_port()}/v1", api_key_env="RAG_TEST_UNSET_KEY", max_retries=0
         )
     )
     monkeypatch.delenv("RAG_TEST_UNSET_KEY", raising=False)  # base_url without a key: a dummy key is sent

@@ -18,7 +18,6 @@ import asyncio
 import base64
 import hashlib
 import json
-import socket
 import struct
 import threading
 import time
@@ -26,9 +25,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from tests.support.asgi_server import ThreadedServer
 
 
 @dataclass
@@ -54,26 +54,16 @@ class OpenAIStub:
         self.behaviour = StubBehaviour()
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        config = uvicorn.Config(
-            _app(self), host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="openai-stub", daemon=True)
+        self._server = ThreadedServer(_app(self), name="openai-stub")
+        self.port = self._server.port
+        self.base_url = f"{self._server.url}/v1"
 
     def start(self) -> OpenAIStub:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("OpenAI stub server did not start")
-            time.sleep(0.01)
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(5)
+        self._server.stop()
 
     def reset(self) -> None:
         with self._lock:
@@ -92,13 +82,6 @@ class OpenAIStub:
             if b.always_status is not None:
                 return b.always_status
             return b.fail_next.pop(0) if b.fail_next else None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:

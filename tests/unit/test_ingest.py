@@ -152,3 +152,15 @@ def test_chunks_carry_source_location(make_config: MakeConfig, docs_dir: Path) -
     assert hit.chunk.source.endswith("attention.md")
     assert meta["relpath"] == "attention.md" and meta["format"] == "md"
     assert isinstance(meta["start_char"], int) and meta["end_char"] > meta["start_char"]
+
+
+def test_delete_document_removes_its_chunks_and_manifest_entry(make_config: MakeConfig, docs_dir: Path) -> None:
+    pipeline = build_pipeline(make_config())
+    pipeline.ingest([docs_dir])
+    before = pipeline.store.count()
+    source = (docs_dir / "lora.md").resolve().as_posix()
+    removed = pipeline.delete_document(source)
+    assert removed >= 1 and pipeline.store.count() == before - removed
+    assert source not in {d["source"] for d in pipeline.documents()}
+    with pytest.raises(InputError, match="not in this collection"):
+        pipeline.delete_document(source)

@@ -1,0 +1,38 @@
+"""``rag serve``: the OpenAI-compatible HTTP API."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from rag_app.cli.common import DEFAULT_CONFIG, ConfigOpt, load_pipeline, user_errors
+from rag_app.errors import ConfigError
+
+
+def serve(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    token_env: Annotated[
+        str, typer.Option(help="env var whose value, if set, is required as `Authorization: Bearer`")
+    ] = "RAG_API_TOKEN",
+) -> None:
+    """Serve the pipeline as an OpenAI-compatible API (/v1/chat/completions, /v1/models, /v1/embeddings)."""
+    with user_errors():
+        try:
+            import uvicorn
+
+            from rag_app.server.app import create_app
+        except ImportError as exc:
+            raise ConfigError("rag serve needs the server extra: pip install 'rag-app[server]'") from exc
+        pipeline = load_pipeline(config)
+        token = os.environ.get(token_env) or None
+        if host not in ("127.0.0.1", "localhost", "::1") and token is None:
+            typer.echo(f"warning: serving on {host} without a token; set ${token_env}", err=True)
+        typer.echo(f"serving model {pipeline.config.name!r} on http://{host}:{port}/v1", err=True)
+        try:
+            uvicorn.run(create_app(pipeline, token=token), host=host, port=port, log_level="warning")
+        finally:
+            pipeline.close()

@@ -1,0 +1,47 @@
+"""Request and response shapes of the OpenAI-compatible API (the subset rag_app serves)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ChatMessage(BaseModel):
+    """A chat message; content may be a string or OpenAI content parts (text parts are joined)."""
+
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    """``POST /v1/chat/completions``. Sampling fields are accepted; the pipeline's config decides them."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    stream_options: dict[str, Any] | None = None
+    top_k: int | None = Field(default=None, gt=0, le=100, description="rag_app extension: chunks to retrieve")
+
+
+class EmbeddingRequest(BaseModel):
+    """``POST /v1/embeddings``."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str
+    input: str | list[str]
+    encoding_format: Literal["float"] | None = None
+
+
+def error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
+    """OpenAI's error envelope."""
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}

@@ -1,0 +1,90 @@
+"""Rendering a finished answer: text with citation badges, source chips, flags and timings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import streamlit as st
+
+from rag_app.generation import source_location
+from rag_app.types import Answer, Chunk, ScoredChunk
+
+# [1]  [1, 2]  [2-4]: what parse_citations leaves in an answer (invalid numbers are already removed)
+_MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[-–,;]\s*\d{1,3})*)\s*\]")
+_MATH = re.compile(r"(?<!\\)\$")
+_TIMING_LABELS = (("retrieve", "retrieval"), ("first_token", "first token"), ("total", "total"))
+
+
+def escape_math(text: str) -> str:
+    """Escape ``$`` so prices and shell snippets are not rendered as LaTeX."""
+    return _MATH.sub(r"\\$", text)
+
+
+def badge_markers(text: str) -> str:
+    """Markdown for an answer: ``[n]`` markers become small blue badges."""
+    return _MARKER.sub(lambda m: f":blue-badge[{m.group(1)}]", escape_math(text))
+
+
+def format_seconds(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def timings_line(timings: Mapping[str, float]) -> str:
+    """``retrieval 55 ms · first token 1.20 s · total 3.40 s`` (stages that ran)."""
+    parts = [f"{label} {format_seconds(timings[key])}" for key, label in _TIMING_LABELS if key in timings]
+    return " · ".join(parts)
+
+
+def file_name(chunk: Chunk) -> str:
+    """The short file name of a chunk's source."""
+    return Path(str(chunk.metadata.get("relpath") or chunk.source)).name
+
+
+def render_chunk(hit: ScoredChunk) -> None:
+    """One chunk: where it comes from (file, page, heading), its score and its text."""
+    st.markdown(f"**{escape_math(source_location(hit))}**")
+    st.caption(f"score {hit.score:.3f} · `{hit.chunk.source}`")
+    with st.container(border=True):
+        st.markdown(escape_math(hit.chunk.text))
+
+
+def render_answer(answer: Answer, *, key: str, show_chunks: bool = False) -> None:
+    """The final answer of one turn (after streaming), with everything needed to check it."""
+    if answer.abstained:
+        st.info(answer.text, title="No answer in your documents", icon=":material/search_off:")
+    else:
+        st.markdown(badge_markers(answer.text))
+        _render_chips(answer, key)
+        if answer.invalid_citations:
+            cited = ", ".join(f"[{n}]" for n in answer.invalid_citations)
+            st.warning(
+                f"The model cited {cited}, but it was given only {len(answer.sources)} source(s); "
+                "removed from the answer.",
+                icon=":material/report:",
+            )
+        if not answer.citations:
+            st.caption(":material/info: This answer cites no source: check it against the retrieved chunks.")
+    st.caption(f":material/timer: {timings_line(answer.timings)}")
+    if show_chunks:
+        _render_sources(answer.sources, key)
+
+
+def _render_chips(answer: Answer, key: str) -> None:
+    if not answer.citations:
+        return
+    with st.container(horizontal=True, gap="small"):
+        for citation in answer.citations:
+            label = f"[{citation.number}] {file_name(citation.chunk)}"
+            with st.popover(label, icon=":material/description:", key=f"{key}-cite-{citation.number}"):
+                render_chunk(ScoredChunk(citation.chunk, citation.score))
+
+
+def _render_sources(sources: list[ScoredChunk], key: str) -> None:
+    with st.expander(f"Retrieved chunks ({len(sources)})", icon=":material/manage_search:", key=f"{key}-chunks"):
+        if not sources:
+            st.caption("No chunk scored above the pipeline's min_score.")
+        for number, hit in enumerate(sources, 1):
+            st.markdown(f"**[{number}]**")
+            render_chunk(hit)

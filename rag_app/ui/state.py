@@ -1,0 +1,194 @@
+"""Shared app state: one cached Pipeline per config file, and per-session settings/history.
+
+Pipelines are process-wide (``st.cache_resource``): models load once and are
+reused by every session and rerun. Two configs that point at the same store
+location (e.g. one Milvus Lite ``.db`` folder) are never open at once: opening
+one closes the other, since one process should hold one client per file.
+Per-user state (the selected config, chat history) lives in ``st.session_state``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+import streamlit as st
+
+from rag_app.config import PipelineConfig, load_config
+from rag_app.errors import RagError, one_line
+from rag_app.pipeline import Pipeline, build_pipeline
+from rag_app.types import Answer, Message
+from rag_app.ui.settings import UiSettings, load_settings
+
+logger = logging.getLogger(__name__)
+
+_SETTINGS = "rag_settings"
+_CONFIG = "rag_config"
+_TURNS = "rag_turns"
+
+
+def build(config: PipelineConfig) -> Pipeline:
+    """Build the pipeline for ``config``: the single seam tests replace (e.g. to attach a scripted generator)."""
+    return build_pipeline(config)
+
+
+def store_location(config: PipelineConfig) -> str:
+    """What identifies a store's data: its type plus the resolved file/folder or URL it uses."""
+    params = config.store.params
+    where = params.get("uri") or params.get("path")
+    if isinstance(where, str) and where and "://" not in where:
+        where = str(config.resolve_path(where))
+    return json.dumps([config.store.type, where if where else params], sort_keys=True, default=str)
+
+
+@dataclass
+class _Entry:
+    pipeline: Pipeline
+    stamp: tuple[int, int]
+    store: str
+
+
+class PipelinePool:
+    """Pipelines by config path; rebuilt when the YAML file changes on disk."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+
+    def get(self, path: Path, *, warmup: bool = False) -> Pipeline:
+        """The pipeline for the config at ``path`` (built on first use; no I/O until it is used).
+
+        Raises:
+            RagError: the config is missing or invalid, or a backend's extra is not installed.
+        """
+        key = str(path.resolve())
+        with self._lock:
+            stamp = _stamp(path)
+            entry = self._entries.get(key)
+            if entry is not None and entry.stamp == stamp:
+                return entry.pipeline
+            config = load_config(path)
+            store = store_location(config)
+            for other_key, other in list(self._entries.items()):
+                if other_key == key or other.store == store:
+                    logger.info("closing the pipeline of %s (replaced by %s)", other_key, key)
+                    del self._entries[other_key]
+                    _close(other.pipeline)
+            pipeline = build(config)
+            self._entries[key] = _Entry(pipeline, stamp, store)
+        logger.info("built pipeline %r from %s", config.name, key)
+        if warmup:
+            threading.Thread(target=_warm, args=(pipeline,), name="rag-ui-warmup", daemon=True).start()
+        return pipeline
+
+    def close_all(self) -> None:
+        with self._lock:
+            entries, self._entries = list(self._entries.values()), {}
+        for entry in entries:
+            _close(entry.pipeline)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        info = path.stat()
+    except OSError:
+        return (0, 0)
+    return (info.st_mtime_ns, info.st_size)
+
+
+def _close(pipeline: Pipeline) -> None:
+    try:
+        pipeline.close()
+    except Exception as exc:  # closing must not break the session that triggered it
+        logger.warning("closing a pipeline failed: %s", one_line(exc))
+
+
+def _warm(pipeline: Pipeline) -> None:
+    """Load the embedder and generator in the background so the first question is not the slow one."""
+    try:
+        pipeline.embedder.embed_query("warm up")
+        if pipeline.generator is not None:
+            pipeline.generator.generate([Message("user", "Hi")], max_tokens=1)
+    except Exception as exc:  # the real call reports the problem properly
+        logger.info("warm-up skipped: %s", one_line(exc))
+
+
+def _release(pool: PipelinePool) -> None:
+    pool.close_all()
+
+
+@st.cache_resource(show_spinner=False, on_release=_release)
+def pool() -> PipelinePool:
+    """The process-wide pipeline pool."""
+    return PipelinePool()
+
+
+# ---- per-session state -------------------------------------------------------
+
+
+@dataclass
+class Turn:
+    """One question and what came back (an answer or a one-line error)."""
+
+    question: str
+    answer: Answer | None = None
+    error: str | None = None
+    config: str = ""
+    needs_documents: bool = False
+
+
+def settings() -> UiSettings:
+    """This session's settings (read once from script arguments and the environment)."""
+    if _SETTINGS not in st.session_state:
+        st.session_state[_SETTINGS] = load_settings(sys.argv[1:])
+    value: UiSettings = st.session_state[_SETTINGS]
+    return value
+
+
+def selected_config() -> Path:
+    """The config file this session uses (the start config until the user picks another)."""
+    if _CONFIG not in st.session_state:
+        st.session_state[_CONFIG] = settings().config
+    value: Path = st.session_state[_CONFIG]
+    return value
+
+
+def select_config(path: Path) -> None:
+    st.session_state[_CONFIG] = path
+
+
+def current_pipeline() -> Pipeline | None:
+    """The selected config's pipeline, or None after showing why it could not be built."""
+    path = selected_config()
+    try:
+        return pool().get(path, warmup=settings().warmup)
+    except RagError as exc:
+        st.error(f"Cannot use {path.name}: {one_line(exc)}", icon=":material/error:")
+    except Exception as exc:  # an unexpected failure is still one line in the page
+        logger.exception("building the pipeline for %s failed", path)
+        st.error(f"Cannot use {path.name}: {one_line(exc)}", icon=":material/error:")
+    return None
+
+
+def turns() -> list[Turn]:
+    """This session's conversation (mutable; append to add a turn)."""
+    if _TURNS not in st.session_state:
+        st.session_state[_TURNS] = []
+    value: list[Turn] = st.session_state[_TURNS]
+    return value
+
+
+def clear_turns() -> None:
+    st.session_state[_TURNS] = []
+
+
+def history_messages(items: list[Turn]) -> list[Message]:
+    """Earlier answered turns as chat messages for ``Pipeline.stream(history=...)``."""
+    messages: list[Message] = []
+    for turn in items:
+        if turn.answer is not None and not turn.answer.abstained:
+            messages += [Message("user", turn.question), Message("assistant", turn.answer.text)]
+    return messages

@@ -1,0 +1,152 @@
+"""Storing uploaded files safely (pure functions, no Streamlit).
+
+A browser-supplied file name is never trusted: only its last path component
+is kept, reduced to a conservative character set, and the final path is
+checked to lie directly inside the uploads folder. Files are written under a
+temporary name and renamed into place, so a half-written upload is never
+ingested.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag_app.config import DEFAULT_LOADERS, PipelineConfig
+from rag_app.errors import InputError
+
+MAX_NAME_CHARS = 120
+_UNSAFE = re.compile(r"[^\w. -]+")  # \w: letters and digits of any script, and _
+_RUNS = re.compile(r"[_ ]{2,}")
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
+class UploadError(InputError):
+    """An uploaded file was refused (type, size, or an unusable name)."""
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    """What may be uploaded: extensions (lower case, with the dot) and a size cap in bytes."""
+
+    extensions: frozenset[str]
+    max_bytes: int
+
+    def accept_types(self) -> list[str]:
+        """Extensions without the dot, sorted (what ``st.file_uploader(type=...)`` wants)."""
+        return sorted(ext.lstrip(".") for ext in self.extensions)
+
+
+def policy_for(config: PipelineConfig, max_mb: float | None = None) -> UploadPolicy:
+    """The extensions this config has loaders for, and the smaller of its and the UI's size caps."""
+    extensions = {ext.lower() for ext in DEFAULT_LOADERS} | {ext.lower() for ext in config.sources.loaders}
+    limit_mb = config.sources.max_file_mb if max_mb is None else min(max_mb, config.sources.max_file_mb)
+    return UploadPolicy(frozenset(e for e in extensions if e.startswith(".")), int(limit_mb * 2**20))
+
+
+def sanitize_filename(name: str) -> str:
+    """A safe file name derived from an untrusted one (never a path, never hidden, never empty).
+
+    ``"../../evil.md"`` becomes ``"evil.md"``; ``"..\\\\x\\\\notes.MD"`` becomes ``"notes.MD"``.
+
+    Raises:
+        UploadError: nothing usable is left of the name.
+    """
+    base = re.split(r"[\\/]", unicodedata.normalize("NFKC", name))[-1]
+    base = "".join(ch for ch in base if ch.isprintable())
+    base = _RUNS.sub("_", _UNSAFE.sub("_", base)).strip(" ._-")
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    stem = stem.strip(" ._-")
+    if not stem or stem.lower() in _RESERVED:
+        stem = f"upload_{stem}" if stem else "upload"
+    ext = ext[:16]
+    stem = stem[: MAX_NAME_CHARS - len(ext) - 1]
+    safe = f"{stem}.{ext}" if ext else stem
+    if not ext:
+        raise UploadError(f"{name!r}: the file name has no extension, so its type is unknown")
+    return safe
+
+
+def validate_upload(name: str, size: int, policy: UploadPolicy) -> str:
+    """Check type and size; returns the sanitised name.
+
+    Raises:
+        UploadError: wrong type, empty, or over the size cap.
+    """
+    safe = sanitize_filename(name)
+    ext = Path(safe).suffix.lower()
+    if ext not in policy.extensions:
+        allowed = ", ".join(sorted(policy.extensions))
+        raise UploadError(f"{safe}: '{ext}' files cannot be ingested by this pipeline (allowed: {allowed})")
+    if size <= 0:
+        raise UploadError(f"{safe}: the file is empty")
+    if size > policy.max_bytes:
+        raise UploadError(
+            f"{safe}: {size / 2**20:.1f} MB is over the {policy.max_bytes / 2**20:.0f} MB upload limit"
+        )
+    return safe
+
+
+def target_path(uploads_dir: Path, safe_name: str) -> Path:
+    """``uploads_dir / safe_name``, verified to lie directly inside ``uploads_dir``.
+
+    Raises:
+        UploadError: the name would resolve anywhere else (defence in depth; sanitised names never do).
+    """
+    root = uploads_dir.resolve()
+    path = (root / safe_name).resolve()
+    if path.parent != root or path.name != safe_name:
+        raise UploadError(f"{safe_name!r}: refused, it would be stored outside {root}")
+    return path
+
+
+def save_upload(uploads_dir: Path, name: str, data: bytes, policy: UploadPolicy) -> Path:
+    """Validate and store one upload; a file with the same safe name is replaced.
+
+    Returns:
+        The absolute path written (inside ``uploads_dir``).
+
+    Raises:
+        UploadError: the upload was refused (nothing is written).
+    """
+    safe = validate_upload(name, len(data), policy)
+    uploads_dir.mkdir(parents=True, exist_ok=True)
+    path = target_path(uploads_dir, safe)
+    fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)  # replaces a symlink itself, never writes through it
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def stored_upload(uploads_dir: Path, source: str) -> Path | None:
+    """The uploaded file behind an ingested ``source``, if it lies inside ``uploads_dir``."""
+    root = uploads_dir.resolve()
+    path = Path(source)
+    try:
+        resolved = path.resolve()
+    except OSError:
+        return None
+    return resolved if resolved.parent == root and resolved.is_file() else None
+
+
+def describe_sources(sources: Iterable[str], base: Path) -> dict[str, str]:
+    """Short labels for document sources: relative to ``base`` where possible."""
+    labels: dict[str, str] = {}
+    for source in sources:
+        try:
+            labels[source] = Path(source).relative_to(base).as_posix()
+        except ValueError:
+            labels[source] = source
+    return labels
