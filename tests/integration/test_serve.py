@@ -70,7 +70,9 @@ def test_chat_completion_answers_with_checked_citations(client: openai.OpenAI) -
 
 def test_streaming_chat_completion(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
-        model="unit", stream=True, messages=[{"role": "user", "content": "How does attention scale with sequence length?"}]
+        model="unit",
+        stream=True,
+        messages=[{"role": "user", "content": "How does attention scale with sequence length?"}],
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
