@@ -3,9 +3,11 @@
 Each (dataset, pipeline) pair is ingested into its own collection under the
 eval cache folder, keyed by a hash of the dataset's checksum and everything in
 the config that changes what gets stored (loaders, chunker, embedder, store
-kind and metric, retrievers that keep their own index, such as BM25). A second
-run with the same key finds the collection and its sync manifest and embeds
-nothing; the user's own index is never touched.
+kind and metric). A second run with the same key finds the collection and its
+sync manifest and embeds nothing; the user's own index is never touched.
+Retrievers with their own index (BM25) are not part of the key: the pipeline
+backfills such an index from the stored chunks, so a hybrid pipeline reuses
+the collection its dense-only sibling built.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rag_app import registry
 from rag_app.config import PipelineConfig, load_config, parse_config
 from rag_app.errors import ConfigError
 from rag_app.evaluation.suite import PipelineSpec, Suite
@@ -86,18 +87,7 @@ def cache_key(config: PipelineConfig, dataset_checksum: str) -> str:
         "embedder": {"type": data["embedder"]["type"], "params": embedder_params},
         "store": {"type": data["store"]["type"], "params": store_params},
     }
-    # retrievers that keep their own index beside the store (BM25); fusion weights are query-time only
-    indexes = [
-        {"type": r["type"], "params": r["params"]} for r in data["retrieval"]["retrievers"] if _has_index(r["type"])
-    ]
-    if indexes:
-        key["indexes"] = indexes
     return _digest(key)[:16]
-
-
-def _has_index(retriever_type: str) -> bool:
-    """Whether a retriever keeps an index that ingestion maintains (an ``IndexListener``)."""
-    return hasattr(registry.resolve("retriever", retriever_type), "on_upsert")
 
 
 def isolate(config: PipelineConfig, folder: Path, key: str) -> PipelineConfig:

@@ -162,13 +162,16 @@ def test_cache_key_ignores_runtime_params_and_isolation_moves_the_store(tmp_path
     assert iso.store.params == {"uri": str(tmp_path / "c" / "milvus.db"), "collection": "eval_abc"}
 
 
-def test_cache_key_covers_retriever_indexes_not_fusion(tmp_path: Path) -> None:
+def test_cache_key_ignores_retrievers_so_hybrid_reuses_the_dense_collection(tmp_path: Path) -> None:
     pytest.importorskip("bm25s", reason="the BM25 retriever needs rag-app[hybrid]")
     dense = parse_config(fast_config_dict(tmp_path), base_dir=tmp_path)
     hybrid = fast_config_dict(tmp_path)
     hybrid["retrieval"] = {"retrievers": [{"type": "dense"}, {"type": "bm25", "params": {"k1": 1.2}}]}
     key = configs.cache_key(parse_config(hybrid, base_dir=tmp_path), "sum")
-    assert key != configs.cache_key(dense, "sum")  # the BM25 index lives beside the store
+    assert key == configs.cache_key(dense, "sum")  # the BM25 index is backfilled from the store
+    hybrid["chunker"]["params"]["chunk_size"] = 77  # changes what is stored
+    assert configs.cache_key(parse_config(hybrid, base_dir=tmp_path), "sum") != key
+    hybrid["chunker"]["params"]["chunk_size"] = fast_config_dict(tmp_path)["chunker"]["params"]["chunk_size"]
     hybrid["retrieval"]["retrievers"][0]["weight"] = 3.0  # query-time only
     hybrid["retrieval"]["fusion"] = {"method": "weighted"}
     assert configs.cache_key(parse_config(hybrid, base_dir=tmp_path), "sum") == key
