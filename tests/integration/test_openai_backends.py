@@ -231,8 +231,8 @@ def test_embedder_retries_429_then_succeeds(stub: OpenAIStub) -> None:
     ("setup", "pattern"),
     [
         ({"always_status": 500}, "embedding request failed"),
-        ({"always_status": 429}, "embedding request failed"),
-        ({"delay_s": 1.0}, "embedding server"),  # a timeout; today worded as "cannot reach"
+        ({"always_status": 429}, r"rate-limited the request \(429\) after 0 retries"),
+        ({"delay_s": 1.0}, r"did not answer within timeout_s=0.3 after 0 retries"),
     ],
 )
 def test_embedder_errors_are_backend_errors(stub: OpenAIStub, setup: dict[str, Any], pattern: str) -> None:

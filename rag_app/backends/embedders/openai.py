@@ -71,6 +71,16 @@ class OpenAIEmbedder:
             raise BackendError(
                 f"embedding server rejected the API key from ${self._params.api_key_env}; set a valid key"
             ) from exc
+        except openai.APITimeoutError as exc:
+            raise BackendError(
+                f"embedding server did not answer within timeout_s={self._params.timeout_s:g} after "
+                f"{self._params.max_retries} retries; raise timeout_s or check the server"
+            ) from exc
+        except openai.RateLimitError as exc:
+            raise BackendError(
+                f"embedding server rate-limited the request (429) after {self._params.max_retries} retries; "
+                "lower batch_size, raise max_retries, or check the account's quota"
+            ) from exc
         except openai.APIConnectionError as exc:
             raise BackendError(
                 f"cannot reach embedding server at {self._params.base_url or 'api.openai.com'}; check base_url"
