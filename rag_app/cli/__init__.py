@@ -36,10 +36,12 @@ def main(
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     noisy_libraries = (
         "httpx", "urllib3", "sentence_transformers", "transformers", "filelock",
-        "pymilvus", "milvus_lite", "faiss", "httpcore", "openai",
+        "pymilvus", "milvus_lite", "faiss", "httpcore", "openai", "bm25s",
     )
     for noisy in noisy_libraries:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    if not debug:  # pymilvus logs handled failures and Lite's harmless fallbacks with tracebacks;
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # our errors already say what failed
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if not debug:  # model-loading progress bars would interleave with ours
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -1,4 +1,4 @@
-"""``rag eval SUITE`` and ``rag eval compare A B``.
+"""``rag eval SUITE``, ``rag eval compare A B`` and ``rag eval generate``.
 
 ``rag eval SUITE`` is short for ``rag eval run SUITE``. Exit status: 0 when
 every gate passes, 1 when a pipeline falls below a gate (one line each), 2 for
@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from rag_app.cli.common import JsonOpt, emit_json, user_errors
+from rag_app.cli.common import DEFAULT_CONFIG, ConfigOpt, JsonOpt, emit_json, load_pipeline, user_errors
 
 
 class _DefaultRunGroup(TyperGroup):
@@ -33,7 +33,8 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Evaluate pipelines on a suite (rag eval SUITE), or compare two reports (rag eval compare A B).",
+    help="Evaluate pipelines on a suite (rag eval SUITE), compare two reports (rag eval compare A B), "
+    "or write a synthetic question set from what a pipeline ingested (rag eval generate).",
 )
 
 ReportsOpt = Annotated[
@@ -114,6 +115,68 @@ def compare(
         emit_json(result.as_dict())
     else:
         typer.echo(format_comparison(result))
+
+
+@app.command("generate")
+def generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="dataset folder to write, e.g. eval/datasets/my-synthetic")],
+    config: ConfigOpt = DEFAULT_CONFIG,
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="questions to keep")] = 50,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the chunk sampling")] = 0,
+    per_document: Annotated[int, typer.Option("--per-document", min=1, help="at most N questions per document")] = 2,
+    min_chunk_tokens: Annotated[
+        int, typer.Option("--min-chunk-tokens", min=1, help="skip chunks shorter than this (generator tokens)")
+    ] = 40,
+    check_retrieval: Annotated[
+        bool,
+        typer.Option(
+            "--check-retrieval/--no-check-retrieval",
+            help="keep a question only if the pipeline's own top-k retrieves its source document",
+        ),
+    ] = True,
+    template: Annotated[
+        Path | None, typer.Option("--template", help="question prompt template file ({passage}, {location})")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace a dataset already in --out")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a synthetic gold set (queries.jsonl, qrels/test.tsv) for a `files` suite over the ingested corpus."""
+    from rag_app.evaluation.synthetic import GenerateOptions, generate_synthetic
+
+    options = GenerateOptions(
+        n=n,
+        seed=seed,
+        per_document=per_document,
+        min_chunk_tokens=min_chunk_tokens,
+        check_retrieval=check_retrieval,
+        template=str(template) if template else None,
+    )
+    with user_errors():
+        pipeline = load_pipeline(config)
+        try:
+            record = generate_synthetic(
+                pipeline,
+                out,
+                options,
+                command=_command_line(),
+                config_path=config,
+                overwrite=overwrite,
+                progress=lambda line: typer.echo(line, err=True),
+            )
+        finally:
+            pipeline.close()
+    counts = record["counts"]
+    if as_json:
+        emit_json({"out": str(out), "generator": record["generator"], "stopped": record["stopped"], **counts})
+        return
+    dropped = ", ".join(f"{k} {v}" for k, v in counts["dropped"].items() if v) or "none"
+    typer.echo(
+        f"wrote {counts['kept']} questions to {out} ({counts['generated']} generated; dropped: {dropped}; "
+        f"{record['stopped']})"
+    )
+    roots = record["corpus_roots"]
+    corpus = roots[0] if len(roots) == 1 else "<the folder you ingested>"
+    typer.echo(f"suite dataset: {{type: files, path: {out.resolve()}, corpus: {corpus}}}  (see {out / 'README.md'})")
 
 
 def _print_summary(data: dict[str, Any]) -> None:

@@ -48,7 +48,7 @@ def sidebar_knobs(pipeline: Pipeline | None) -> Knobs:
             if chosen:
                 filters = (Filter("source", "in", list(chosen)),)
         show_chunks = st.toggle("Show retrieved chunks", key="show_chunks")
-        if st.button("New conversation", icon=":material/add_comment:", use_container_width=True):
+        if st.button("New conversation", icon=":material/add_comment:", width="stretch"):
             state.clear_turns()
     return Knobs(int(top_k), filters, bool(show_chunks))
 
@@ -64,6 +64,7 @@ def _document_labels(pipeline: Pipeline) -> dict[str, str]:
 def chat_page() -> None:
     """Render the conversation so far, then answer a new question if one was typed."""
     pipeline = state.current_pipeline()
+    notice = state.warming_notice()
     knobs = sidebar_knobs(pipeline)
     st.title("Ask your documents")
     if pipeline is not None:
@@ -80,6 +81,7 @@ def chat_page() -> None:
             st.markdown(question)
         with st.chat_message("assistant"):
             _answer(pipeline, turn, history, knobs, len(turns) - 1)
+        notice.empty()  # the models are loaded by now
 
 
 def _render_turn(turn: state.Turn, index: int, show_chunks: bool) -> None:

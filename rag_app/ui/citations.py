@@ -14,6 +14,8 @@ from rag_app.types import Answer, Chunk, ScoredChunk
 # [1]  [1, 2]  [2-4]: what parse_citations leaves in an answer (invalid numbers are already removed)
 _MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[-–,;]\s*\d{1,3})*)\s*\]")
 _MATH = re.compile(r"(?<!\\)\$")
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _TIMING_LABELS = (("retrieve", "retrieval"), ("first_token", "first token"), ("total", "total"))
 
 
@@ -22,9 +24,25 @@ def escape_math(text: str) -> str:
     return _MATH.sub(r"\\$", text)
 
 
+def demote_headings(text: str) -> str:
+    """Markdown headings become bold lines (a heading inside a chat bubble or chip is too loud)."""
+    lines, fenced = [], False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        match = None if fenced else _HEADING.match(line)
+        lines.append(f"**{match.group(1)}**" if match else line)
+    return "\n".join(lines)
+
+
+def prepare(text: str) -> str:
+    """Text from a model or a document, made safe to show as markdown."""
+    return demote_headings(escape_math(text))
+
+
 def badge_markers(text: str) -> str:
     """Markdown for an answer: ``[n]`` markers become small blue badges."""
-    return _MARKER.sub(lambda m: f":blue-badge[{m.group(1)}]", escape_math(text))
+    return _MARKER.sub(lambda m: f":blue-badge[{m.group(1)}]", prepare(text))
 
 
 def format_seconds(seconds: float) -> str:
@@ -45,9 +63,11 @@ def file_name(chunk: Chunk) -> str:
 def render_chunk(hit: ScoredChunk) -> None:
     """One chunk: where it comes from (file, page, heading), its score and its text."""
     st.markdown(f"**{escape_math(source_location(hit))}**")
-    st.caption(f"score {hit.score:.3f} · `{hit.chunk.source}`")
+    stages = " · ".join(f"{name} {value:.3f}" for name, value in hit.scores.items())
+    score = f"score {hit.score:.3f}" + (f" ({stages})" if stages else "")
+    st.caption(f"{score} · `{hit.chunk.source}`")
     with st.container(border=True):
-        st.markdown(escape_math(hit.chunk.text))
+        st.markdown(prepare(hit.chunk.text))
 
 
 def render_answer(answer: Answer, *, key: str, show_chunks: bool = False) -> None:
@@ -74,11 +94,14 @@ def render_answer(answer: Answer, *, key: str, show_chunks: bool = False) -> Non
 def _render_chips(answer: Answer, key: str) -> None:
     if not answer.citations:
         return
+    retrieved = {h.chunk.chunk_id: h for h in answer.sources}  # with each retriever's own score
     with st.container(horizontal=True, gap="small"):
         for citation in answer.citations:
             label = f"[{citation.number}] {file_name(citation.chunk)}"
-            with st.popover(label, icon=":material/description:", key=f"{key}-cite-{citation.number}"):
-                render_chunk(ScoredChunk(citation.chunk, citation.score))
+            hit = retrieved.get(citation.chunk.chunk_id) or ScoredChunk(citation.chunk, citation.score)
+            tip = source_location(hit)
+            with st.popover(label, icon=":material/description:", help=tip, key=f"{key}-cite-{citation.number}"):
+                render_chunk(hit)
 
 
 def _render_sources(sources: list[ScoredChunk], key: str) -> None:

@@ -118,7 +118,8 @@ def _ingest(pipeline: Pipeline, uploads_dir: Path, uploads: list[tuple[str, byte
             logger.exception("ingesting uploads failed")
             _notify("warning", ["Ingestion stopped.", one_line(exc), *refused])
             return
-    failures = refused + [err["error"] for err in report.errors]
+    prefix = f"{uploads_dir.resolve().as_posix()}/"  # loaders name files by full path; the name is enough here
+    failures = refused + [err["error"].replace(prefix, "") for err in report.errors]
     ok = len(saved) - report.files_failed
     head = (
         f"Ingested {ok} of {len(uploads)} file(s): +{report.chunks_added} chunks, "
@@ -141,9 +142,11 @@ def _listing(pipeline: Pipeline) -> None:
     rows: list[dict[str, Any]] = [
         {"document": labels[d["source"]], "title": d["title"], "chunks": d["chunks"]} for d in docs
     ]
-    st.dataframe(rows, hide_index=True, use_container_width=True)
+    st.dataframe(rows, hide_index=True, width="stretch")
     with st.popover("Delete a document", icon=":material/delete:"):
-        source = st.selectbox("Document", [d["source"] for d in docs], format_func=lambda s: labels.get(s, s))
+        source = st.selectbox(
+            "Document", [d["source"] for d in docs], format_func=lambda s: labels.get(s, s), key="delete_choice"
+        )
         st.caption("Removes its chunks from the collection (and the stored file, if it was uploaded here).")
         if st.button("Delete", type="primary", key="delete-document") and source:
             _delete(pipeline, source, labels.get(source, source))

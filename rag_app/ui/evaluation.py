@@ -86,9 +86,7 @@ def evaluation_page() -> None:
     reports_dir = state.settings().reports_dir
     reports = list_reports(reports_dir)
     if not reports:
-        st.info(
-            f"No reports in `{reports_dir}` yet: run `rag eval run <suite>` to write one.", icon=":material/query_stats:"
-        )
+        st.info(f"No reports in `{reports_dir}` yet: `rag eval run <suite>` writes one.", icon=":material/query_stats:")
         return
     report = st.selectbox("Report", reports, format_func=lambda r: r.name)
     if report is None:
@@ -100,18 +98,19 @@ def evaluation_page() -> None:
         return
     _summary(data)
     st.subheader("Metrics")
-    st.dataframe(metrics_rows(data, SUMMARY_METRICS), hide_index=True, use_container_width=True)
+    st.dataframe(metrics_rows(data, SUMMARY_METRICS), hide_index=True, width="stretch")
     with st.expander("All metrics"):
-        st.dataframe(metrics_rows(data), hide_index=True, use_container_width=True)
+        st.dataframe(metrics_rows(data), hide_index=True, width="stretch")
     gates = gate_rows(data)
     if gates:
         st.subheader("Gates")
-        st.dataframe(gates, hide_index=True, use_container_width=True)
+        st.dataframe(gates, hide_index=True, width="stretch")
     st.subheader("Plots")
     if not report.plots:
         st.caption("This report has no plots.")
-    for plot in report.plots:
-        st.image(str(plot), caption=plot.stem.replace("_", " "))
+    columns = st.columns(2)
+    for i, plot in enumerate(report.plots):
+        columns[i % 2].image(str(plot), caption=plot.stem.replace("_", " "))
     markdown = report.folder / "report.md"
     if markdown.is_file():
         with st.expander("Full report (report.md)"):

@@ -15,6 +15,8 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
 import streamlit as st
 
 from rag_app.config import PipelineConfig, load_config
@@ -49,6 +51,7 @@ class _Entry:
     pipeline: Pipeline
     stamp: tuple[int, int]
     store: str
+    ready: threading.Event
 
 
 class PipelinePool:
@@ -78,11 +81,19 @@ class PipelinePool:
                     del self._entries[other_key]
                     _close(other.pipeline)
             pipeline = build(config)
-            self._entries[key] = _Entry(pipeline, stamp, store)
+            ready = threading.Event()
+            self._entries[key] = _Entry(pipeline, stamp, store, ready)
         logger.info("built pipeline %r from %s", config.name, key)
         if warmup:
-            threading.Thread(target=_warm, args=(pipeline,), name="rag-ui-warmup", daemon=True).start()
+            threading.Thread(target=_warm, args=(pipeline, ready), name="rag-ui-warmup", daemon=True).start()
+        else:
+            ready.set()
         return pipeline
+
+    def warming(self, path: Path) -> bool:
+        """Whether the pipeline of ``path`` is still loading its models in the background."""
+        entry = self._entries.get(str(path.resolve()))
+        return entry is not None and not entry.ready.is_set()
 
     def close_all(self) -> None:
         with self._lock:
@@ -106,14 +117,24 @@ def _close(pipeline: Pipeline) -> None:
         logger.warning("closing a pipeline failed: %s", one_line(exc))
 
 
-def _warm(pipeline: Pipeline) -> None:
-    """Load the embedder and generator in the background so the first question is not the slow one."""
+def _warm(pipeline: Pipeline, ready: threading.Event) -> None:
+    """Load the embedder, open the store and load the generator in the background.
+
+    The first question then costs what every later one does, instead of model
+    loading and store start-up (seconds on a small CPU machine).
+    """
     try:
         pipeline.embedder.embed_query("warm up")
+        pipeline.search("warm up", top_k=1)  # opens the store; raises when nothing is ingested yet
+    except Exception as exc:  # the real call reports the problem properly
+        logger.info("store warm-up skipped: %s", one_line(exc))
+    try:
         if pipeline.generator is not None:
             pipeline.generator.generate([Message("user", "Hi")], max_tokens=1)
     except Exception as exc:  # the real call reports the problem properly
-        logger.info("warm-up skipped: %s", one_line(exc))
+        logger.info("generator warm-up skipped: %s", one_line(exc))
+    finally:
+        ready.set()
 
 
 def _release(pool: PipelinePool) -> None:
@@ -164,13 +185,23 @@ def current_pipeline() -> Pipeline | None:
     """The selected config's pipeline, or None after showing why it could not be built."""
     path = selected_config()
     try:
-        return pool().get(path, warmup=settings().warmup)
+        pipeline = pool().get(path, warmup=settings().warmup)
     except RagError as exc:
         st.error(f"Cannot use {path.name}: {one_line(exc)}", icon=":material/error:")
+        return None
     except Exception as exc:  # an unexpected failure is still one line in the page
         logger.exception("building the pipeline for %s failed", path)
         st.error(f"Cannot use {path.name}: {one_line(exc)}", icon=":material/error:")
-    return None
+        return None
+    return pipeline
+
+
+def warming_notice() -> Any:
+    """A sidebar note while models load in the background; the returned slot can be cleared later."""
+    slot = st.sidebar.empty()
+    if pool().warming(selected_config()):
+        slot.caption(":material/hourglass_top: Loading models in the background: the first answer may be slower.")
+    return slot
 
 
 def turns() -> list[Turn]:
@@ -185,10 +216,14 @@ def clear_turns() -> None:
     st.session_state[_TURNS] = []
 
 
-def history_messages(items: list[Turn]) -> list[Message]:
-    """Earlier answered turns as chat messages for ``Pipeline.stream(history=...)``."""
+def history_messages(items: list[Turn], max_turns: int = 4) -> list[Message]:
+    """The last ``max_turns`` answered turns as chat messages for ``Pipeline.stream(history=...)``.
+
+    Older turns are left out so a long conversation cannot outgrow a small model's context.
+    """
     messages: list[Message] = []
-    for turn in items:
-        if turn.answer is not None and not turn.answer.abstained:
-            messages += [Message("user", turn.question), Message("assistant", turn.answer.text)]
+    answered = [t for t in items if t.answer is not None and not t.answer.abstained]
+    for turn in answered[-max_turns:]:
+        assert turn.answer is not None
+        messages += [Message("user", turn.question), Message("assistant", turn.answer.text)]
     return messages

@@ -95,14 +95,17 @@ def validate_upload(name: str, size: int, policy: UploadPolicy) -> str:
 
 
 def target_path(uploads_dir: Path, safe_name: str) -> Path:
-    """``uploads_dir / safe_name``, verified to lie directly inside ``uploads_dir``.
+    """``uploads_dir / safe_name``, verified to be a plain name directly inside ``uploads_dir``.
+
+    The last component is not resolved: an existing symlink there is replaced, never written through.
 
     Raises:
-        UploadError: the name would resolve anywhere else (defence in depth; sanitised names never do).
+        UploadError: the name is not a plain file name (defence in depth; sanitised names always are).
     """
     root = uploads_dir.resolve()
-    path = (root / safe_name).resolve()
-    if path.parent != root or path.name != safe_name:
+    plain = safe_name not in ("", ".", "..") and not any(c in safe_name for c in "/\\\x00")
+    path = root / safe_name
+    if not plain or path.parent != root:
         raise UploadError(f"{safe_name!r}: refused, it would be stored outside {root}")
     return path
 

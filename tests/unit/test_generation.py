@@ -256,6 +256,14 @@ def test_should_abstain() -> None:
     assert ABSTAIN_MESSAGE.startswith("The documents I have do not contain")
 
 
+def test_should_abstain_uses_the_dense_similarity_of_fused_hits() -> None:
+    from dataclasses import replace
+
+    fused_top = replace(hit(1, score=1.9), scores={"dense": 0.12, "bm25": 7.0})
+    assert should_abstain([fused_top], 0.3)  # a fused score of 1.9 says nothing about relevance
+    assert not should_abstain([replace(fused_top, scores={"dense": 0.5})], 0.3)
+
+
 # --- stop sequences -----------------------------------------------------------------------------
 
 
