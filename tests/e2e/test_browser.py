@@ -1,0 +1,229 @@
+"""The Streamlit UI in a real headless Chromium, on the real default stack.
+
+MiniLM + Milvus Lite + the local SmolLM2 generator, over a small copy of the
+demo corpus. Measures question-submit → first streamed token as seen by the
+browser, writes test-output/e2e/chat.png and test-output/e2e/timings.json.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+OUTPUT = REPO / "test-output" / "e2e"
+CORPUS_FILES = [
+    "transformers/self-attention.md",
+    "transformers/kv-cache.txt",
+    "training/lora.md",
+    "rag/what-is-rag.md",
+]
+QUESTION = "How does attention scale with sequence length?"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+# Set in the page before submitting: the browser's own clock for submit and first visible answer text.
+WATCH_JS = """() => {
+  window.__rag = {submit: null, first: null};
+  const area = document.querySelector('[data-testid="stChatInputTextArea"]');
+  area.addEventListener('keydown', e => { if (e.key === 'Enter' && !window.__rag.submit)
+    window.__rag.submit = performance.now(); }, true);
+  const answered = () => [...document.querySelectorAll('[data-testid="stChatMessage"]')].some(m =>
+    m.querySelector('[data-testid="stChatMessageAvatarAssistant"]') &&
+    [...m.querySelectorAll('[data-testid="stMarkdownContainer"]')].some(md =>
+      !md.closest('[data-testid="stSpinner"]') && md.innerText.trim().length > 0));
+  new MutationObserver((_, obs) => {
+    if (window.__rag.submit && !window.__rag.first && answered()) {
+      window.__rag.first = performance.now(); obs.disconnect(); }
+  }).observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.is_file():
+        return f"{CHROMIUM} is not installed (apt-get install chromium)"
+    for module, extra in (
+        ("playwright", "pip install playwright"),
+        ("streamlit", "pip install 'rag-app[ui]'"),
+        ("sentence_transformers", "pip install 'rag-app[hf]'"),
+        ("milvus_lite", "pip install 'rag-app[milvus]'"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed ({extra})"
+    return None
+
+
+if (_reason := _missing()) is not None:
+    pytest.skip(_reason, allow_module_level=True)
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+from rag_app.cli.ui import streamlit_command  # noqa: E402
+from rag_app.config import load_config  # noqa: E402
+from rag_app.errors import MissingDependencyError  # noqa: E402
+from rag_app.pipeline import build_pipeline  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"streamlit did not answer on {url} within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A small corpus ingested with pipelines/local.yaml (store moved to tmp), and the app serving it."""
+    root = tmp_path_factory.mktemp("e2e")
+    corpus = root / "corpus"
+    for rel in CORPUS_FILES:
+        (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / "data" / "corpus" / rel, corpus / rel)
+    data = yaml.safe_load((REPO / "pipelines" / "local.yaml").read_text(encoding="utf-8"))
+    data["store"]["params"]["uri"] = str(root / "index" / "local.db")
+    data["ingest"]["state_dir"] = str(root / "index")
+    config = root / "pipelines" / "local.yaml"
+    config.parent.mkdir()
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    t0 = time.perf_counter()
+    try:
+        pipeline = build_pipeline(load_config(config))
+    except MissingDependencyError as exc:
+        pytest.skip(f"pipelines/local.yaml cannot run here: {exc}")
+    report = pipeline.ingest([corpus])
+    pipeline.close()  # releases the Milvus Lite file for the app's process
+    ingest_s = time.perf_counter() - t0
+    assert report.files_failed == 0 and report.chunks_added > 0
+
+    port = _free_port()
+    command = streamlit_command(
+        config, host="127.0.0.1", port=port, uploads_dir=root / "uploads",
+        reports_dir=root / "reports", max_upload_mb=10, browser=False,
+    )  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    log = (root / "streamlit.log").open("wb")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, timeout=60)
+        yield {"url": url, "corpus": corpus, "ingest_s": ingest_s, "start_s": time.perf_counter() - t0,
+               "log": root / "streamlit.log"}  # fmt: skip
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _ask(page: Page, question: str, timeout_ms: float) -> dict[str, float]:
+    """Type and submit ``question``; wait for the finished answer (its timings caption)."""
+    area = page.get_by_test_id("stChatInputTextArea")
+    area.fill(question)
+    page.evaluate(WATCH_JS)
+    t0 = time.perf_counter()
+    area.press("Enter")
+    page.wait_for_function("() => window.__rag.first !== null", timeout=timeout_ms, polling=50)
+    python_first = time.perf_counter() - t0
+    done = page.get_by_test_id("stChatMessage").last.get_by_text(re.compile(r"total \d"))
+    expect(done).to_be_visible(timeout=timeout_ms)
+    marks = page.evaluate("() => window.__rag")
+    return {
+        "submit_to_first_token_ms": round(marks["first"] - marks["submit"], 1),
+        "python_submit_to_first_token_s": round(python_first, 3),
+        "submit_to_final_answer_s": round(time.perf_counter() - t0, 3),
+    }
+
+
+def test_chat_in_a_real_browser(server: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1500})
+            t0 = time.perf_counter()
+            page.goto(server["url"])
+            expect(page.get_by_test_id("stChatInputTextArea")).to_be_enabled(timeout=60_000)
+            page_s = time.perf_counter() - t0
+            first = _ask(page, QUESTION, timeout_ms=120_000)
+
+            page.screenshot(path=str(OUTPUT / "answer.png"), full_page=True)
+            assistant = page.get_by_test_id("stChatMessage").last
+            chips = assistant.get_by_test_id("stPopover")
+            assert chips.count() >= 1, f"the answer cites no source: {assistant.inner_text()[:300]!r}"
+            chip = chips.first
+            label = re.search(r"\[(\d+)\]\s+(\S+\.\w+)", chip.inner_text())  # icons render as ligature text
+            assert label, chip.inner_text()
+            file_name = label.group(2)
+            chip.get_by_role("button").click()
+            body = page.get_by_test_id("stPopoverBody")
+            expect(body).to_be_visible()
+            expect(body).to_contain_text(file_name)
+            expect(body).to_contain_text("score")
+            source = next(server["corpus"].rglob(file_name))
+            source_text = " ".join(source.read_text(encoding="utf-8", errors="ignore").split())
+            lines = [" ".join(line.split()) for line in body.inner_text().splitlines()]
+            assert any(len(line) >= 30 and line[:30] in source_text for line in lines), (lines, source)
+            page.screenshot(path=str(OUTPUT / "chat.png"), full_page=True)
+
+            page.keyboard.press("Escape")
+            page.get_by_role("button", name="New conversation").click()
+            expect(page.get_by_test_id("stChatMessage")).to_have_count(0)
+            warm = _ask(page, QUESTION, timeout_ms=120_000)
+        finally:
+            browser.close()
+    timings = {
+        "question": QUESTION,
+        "corpus_files": len(CORPUS_FILES),
+        "first_question": first,
+        "warm_question": warm,
+        "page_ready_s": round(page_s, 3),
+        "ingest_s": round(server["ingest_s"], 3),
+        "server_start_s": round(server["start_s"], 3),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
+        "chromium": subprocess.run([str(CHROMIUM), "--version"], capture_output=True, text=True).stdout.strip(),
+    }
+    (OUTPUT / "timings.json").write_text(json.dumps(timings, indent=2), encoding="utf-8")
+    with capsys.disabled():
+        print(
+            f"\nbrowser: question submit -> first token {first['submit_to_first_token_ms']:.0f} ms "
+            f"(first question), {warm['submit_to_first_token_ms']:.0f} ms (warm); "
+            f"full answer {first['submit_to_final_answer_s']:.1f} s; details in {OUTPUT / 'timings.json'}"
+        )

@@ -1,0 +1,45 @@
+"""Pure rendering helpers and the pool's background warm-up."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from rag_app.config import PipelineConfig
+from rag_app.pipeline import Pipeline, build_pipeline
+from rag_app.ui import state
+from rag_app.ui.citations import badge_markers, demote_headings, escape_math, timings_line
+from tests.ui.conftest import ScriptedGenerator, UiEnv
+
+
+def test_badges_headings_and_math() -> None:
+    assert badge_markers("Quadratic [1], see also [2, 3].") == "Quadratic :blue-badge[1], see also :blue-badge[2, 3]."
+    assert escape_math("costs $5 and $6") == r"costs \$5 and \$6"
+    text = "# Title\n## Sub ##\nplain # not a heading\n```\n# code comment\n```"
+    assert demote_headings(text) == "**Title**\n**Sub**\nplain # not a heading\n```\n# code comment\n```"
+
+
+def test_timings_line() -> None:
+    line = timings_line({"retrieve": 0.0123, "first_token": 1.5, "generate": 3.0, "total": 3.2})
+    assert line == "retrieval 12 ms · first token 1.50 s · total 3.20 s"
+    assert timings_line({"retrieve": 0.2, "total": 0.25}) == "retrieval 200 ms · total 250 ms"
+
+
+def test_pool_warms_up_in_the_background(ui_env: UiEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    generator = ScriptedGenerator(["ok"])
+
+    def build(config: PipelineConfig) -> Pipeline:
+        pipeline = build_pipeline(config)
+        pipeline.generator = generator
+        return pipeline
+
+    monkeypatch.setattr(state, "build", build)
+    pool = state.PipelinePool()
+    pool.get(ui_env.config, warmup=True)
+    deadline = time.monotonic() + 10
+    while pool.warming(ui_env.config) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not pool.warming(ui_env.config)
+    assert len(generator.calls) == 1  # the generator was loaded by one tiny generation
+    pool.close_all()
