@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install  ## install, ingest data/corpus, open the chat UI on http://127.0.0.1:8501
-	$(BIN)/rag ingest --config $(CONFIG) data/corpus
+	$(BIN)/rag ingest --config $(CONFIG) data/corpus docs README.md
 	$(BIN)/rag search --config $(CONFIG) --top-k 3 "how does attention scale with sequence length?"
 	$(BIN)/rag ui --config $(CONFIG)
 
