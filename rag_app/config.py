@@ -92,6 +92,9 @@ class RetrievalConfig(_Strict):
     candidates: int = Field(
         default=50, gt=0, le=10000, description="depth per retriever when fusing or reranking"
     )
+    reranker: ComponentConfig | None = Field(
+        default=None, description="re-scores the fused candidates, e.g. {type: bi_encoder}"
+    )
 
 
 class AnswerConfig(_Strict):

@@ -25,7 +25,16 @@ from rag_app.generation.templates import PromptTemplate, load_template
 from rag_app.ingest.manifest import Manifest
 from rag_app.ingest.runner import Ingestor, ProgressFn
 from rag_app.ingest.sources import discover
-from rag_app.protocols import Chunker, Embedder, Generator, IndexListener, Loader, Retriever, VectorStore
+from rag_app.protocols import (
+    Chunker,
+    Embedder,
+    Generator,
+    IndexListener,
+    Loader,
+    Reranker,
+    Retriever,
+    VectorStore,
+)
 from rag_app.retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from rag_app.types import Answer, Document, Filter, IngestReport, Message, ScoredChunk
 
@@ -67,6 +76,7 @@ class Pipeline:
         store: VectorStore,
         retrievers: Sequence[Retriever],
         generator: Generator | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.config = config
         self.chunker = chunker
@@ -74,6 +84,7 @@ class Pipeline:
         self.store = store
         self.retrievers = list(retrievers)
         self.generator = generator
+        self.reranker = reranker
         self._template: PromptTemplate | None = None
         self._loaders: dict[str, Loader] = {}
         self._listeners_checked = False
@@ -202,16 +213,20 @@ class Pipeline:
         if k <= 0:
             raise InputError(f"top_k must be positive, got {k}")
         self._open_for_query()
-        if len(self.retrievers) == 1:
+        if len(self.retrievers) == 1 and self.reranker is None:
             return self.retrievers[0].retrieve(query, depth=k, filters=filters)
         depth = max(k, cfg.candidates)
         lists = [r.retrieve(query, depth=depth, filters=filters) for r in self.retrievers]
         weights = [spec.weight for spec in cfg.retrievers]
-        if cfg.fusion.method == "rrf":
-            fused = reciprocal_rank_fusion(lists, weights, k=cfg.fusion.k)
+        if len(lists) == 1:
+            candidates = lists[0]
+        elif cfg.fusion.method == "rrf":
+            candidates = reciprocal_rank_fusion(lists, weights, k=cfg.fusion.k)
         else:
-            fused = weighted_score_fusion(lists, weights)
-        return fused[:k]
+            candidates = weighted_score_fusion(lists, weights)
+        if self.reranker is not None:
+            return self.reranker.rerank(query, candidates[:depth], k)
+        return candidates[:k]
 
     def _open_for_query(self) -> None:
         with self._lock:
@@ -342,12 +357,22 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
         if not suffix.startswith("."):
             raise ConfigError(f"sources.loaders key {suffix!r} must be a file extension like '.md'")
         registry.validate_params("loader", spec.type, spec.params)
+    reranker = None
+    if config.retrieval.reranker is not None:
+        spec = config.retrieval.reranker
+        reranker = registry.create("reranker", spec.type, spec.params, **ctx)
     generator = None
     if config.generator is not None:
         generator = registry.create("generator", config.generator.type, config.generator.params, **ctx)
     load_template(config.answer.template, base_dir=config.base_dir)  # a bad name fails at build time
     return Pipeline(
-        config, chunker=chunker, embedder=embedder, store=store, retrievers=retrievers, generator=generator
+        config,
+        chunker=chunker,
+        embedder=embedder,
+        store=store,
+        retrievers=retrievers,
+        generator=generator,
+        reranker=reranker,
     )
 
 

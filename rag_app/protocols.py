@@ -131,6 +131,17 @@ class Retriever(Protocol):
 
 
 @runtime_checkable
+class Reranker(Protocol):
+    """Re-scores first-stage candidates (cross-encoder, stronger bi-encoder, ...)."""
+
+    name: str
+
+    def rerank(self, query: str, hits: Sequence[ScoredChunk], top_k: int) -> list[ScoredChunk]:
+        """The best ``top_k`` of ``hits`` by the reranker's score; ``scores`` keeps earlier stages."""
+        ...
+
+
+@runtime_checkable
 class IndexListener(Protocol):
     """A secondary index (e.g. BM25) that ingestion keeps in sync with the store."""
 

@@ -44,6 +44,10 @@ REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
         "dense": (f"{_B}.retrievers.dense:DenseRetriever", "core"),
         "bm25": (f"{_B}.retrievers.bm25:BM25Retriever", "hybrid"),
     },
+    "reranker": {
+        "cross_encoder": (f"{_B}.rerankers.cross_encoder:CrossEncoderReranker", "hf"),
+        "bi_encoder": (f"{_B}.rerankers.bi_encoder:BiEncoderReranker", "hf"),
+    },
     "generator": {
         "hf_local": (f"{_B}.generators.hf_local:HFLocalGenerator", "hf"),
         "openai": (f"{_B}.generators.openai:OpenAIGenerator", "openai"),

@@ -136,3 +136,21 @@ def test_cross_encoder_scores_relevant_passage_first() -> None:
         out = reranker.rerank(question, _hits(relevant, distractors, f"ce{n}"), top_k=2)
         assert out[0].chunk.text == relevant
         assert 0.0 < out[0].score < 1.0  # sigmoid
+
+
+@needs_mpnet
+def test_pipeline_reranks_fused_candidates(make_config, docs_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    from rag_app.pipeline import build_pipeline
+
+    retrieval = {
+        "retrievers": [{"type": "dense"}, {"type": "bm25"}],
+        "candidates": 10,
+        "reranker": {"type": "bi_encoder", "params": {"batch_size": 8}},
+    }
+    pipeline = build_pipeline(make_config(retrieval=retrieval))
+    pipeline.ingest([docs_dir])
+    hits = pipeline.search("Why is self-attention expensive for long inputs?", top_k=2)
+    assert len(hits) == 2
+    assert hits[0].chunk.source.endswith("attention.md")
+    assert {"dense", "rerank"} <= set(hits[0].scores)
+    assert hits[0].score == hits[0].scores["rerank"] >= hits[1].score
