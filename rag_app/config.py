@@ -164,33 +164,65 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, origin: 
     try:
         config = PipelineConfig(**data)
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: {_first_problem(exc)}") from exc
+        raise ConfigError(f"{origin}: {first_problem(exc, PipelineConfig)}") from exc
     config.base_dir = (base_dir or Path.cwd()).resolve()
     return config
+
+
+def read_yaml(path: Path, *, what: str, examples: str) -> Any:
+    """Parse a YAML file; a missing file or a syntax error is a one-line ConfigError."""
+    if not path.is_file():
+        raise ConfigError(f"{what} file not found: {path} (see {examples} for examples)")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
 
 
 def load_config(path: str | Path) -> PipelineConfig:
     """Load and validate a pipeline YAML file (component params are checked by ``build_pipeline``)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path} (see pipelines/ for examples)")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    data = read_yaml(path, what="config", examples="pipelines/")
     return parse_config(data or {}, base_dir=path.parent, origin=str(path))
 
 
-def _first_problem(exc: ValidationError) -> str:
+def first_problem(exc: ValidationError, root: type[BaseModel]) -> str:
+    """The validation problems of ``exc`` on one line; unknown keys come with the valid ones."""
     problems = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = ".".join(str(p) for p in err["loc"]) or root.__name__
         if err["type"] == "extra_forbidden":
-            problems.append(f"unknown key {loc!r}")
+            valid = _valid_keys(root, err["loc"][:-1])
+            problems.append(f"unknown key {loc!r}" + (f" (valid keys: {', '.join(valid)})" if valid else ""))
         elif err["type"] == "missing":
             problems.append(f"missing required key {loc!r}")
         else:
-            problems.append(f"{loc}: {err['msg']}")
+            msg = re.sub(r"^Value error, ", "", err["msg"])
+            problems.append(f"{loc}: {msg}")
     return "; ".join(problems)
+
+
+def _valid_keys(root: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed at ``loc`` (a validation error location) in the ``root`` schema."""
+    model: type[BaseModel] | None = root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if model is not None else None
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``X``, ``X | None`` or ``list[X]``, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

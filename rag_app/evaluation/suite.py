@@ -8,12 +8,10 @@ fails with the list of valid keys instead of being ignored.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from rag_app.config import ENV_REF, expand_env
+from rag_app.config import ENV_REF, expand_env, first_problem, read_yaml
 from rag_app.errors import ConfigError
 from rag_app.evaluation.metrics import DEFAULT_CUTOFFS, DEFAULT_FAMILIES, MetricName, expand_metrics
 
@@ -189,7 +187,7 @@ def parse_suite(data: Any, *, base_dir: Path, origin: str = "suite") -> Suite:
     try:
         suite = Suite(**expanded)
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: {_first_problem(exc)}") from exc
+        raise ConfigError(f"{origin}: {first_problem(exc, Suite)}") from exc
     suite._base_dir = base_dir.resolve()
     suite.dataset._env_vars = env_vars
     return suite
@@ -198,53 +196,7 @@ def parse_suite(data: Any, *, base_dir: Path, origin: str = "suite") -> Suite:
 def load_suite(path: str | Path) -> Suite:
     """Load and validate an eval suite YAML file (errors are one-line ``ConfigError``s)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"suite file not found: {path} (see eval/suites/ for examples)")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    data = read_yaml(path, what="suite", examples="eval/suites/")
     suite = parse_suite(data or {}, base_dir=path.parent, origin=str(path))
     suite._source = path.resolve()
     return suite
-
-
-def _first_problem(exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "suite"
-        if err["type"] == "extra_forbidden":
-            valid = _valid_keys(err["loc"][:-1])
-            problems.append(f"unknown key {loc!r}" + (f" (valid keys: {', '.join(valid)})" if valid else ""))
-        elif err["type"] == "missing":
-            problems.append(f"missing required key {loc!r}")
-        else:
-            msg = re.sub(r"^Value error, ", "", err["msg"])
-            problems.append(f"{loc}: {msg}")
-    return "; ".join(problems)
-
-
-def _valid_keys(loc: tuple[int | str, ...]) -> list[str]:
-    """The keys allowed at ``loc`` (a validation error location) in the suite schema."""
-    model: type[BaseModel] | None = Suite
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part) if model is not None else None
-        if field is None:
-            return []
-        model = _model_in(field.annotation)
-    return list(model.model_fields) if model is not None else []
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside ``X``, ``X | None`` or ``list[X]``, if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
