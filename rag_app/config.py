@@ -214,7 +214,7 @@ def _valid_keys(root: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
         if field is None:
             return []
         model = _model_in(field.annotation)
-    return list(model.model_fields) if model is not None else []
+    return [n for n, f in model.model_fields.items() if not f.exclude] if model is not None else []
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
