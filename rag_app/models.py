@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Literal
 
 logger = logging.getLogger(__name__)
 
@@ -62,3 +63,53 @@ def resolve_model(name: str, base_dir: Path | None = None) -> str:
             if path.is_dir():
                 return str(path)
     return name
+
+
+def load_error_message(what: str, model: str, exc: BaseException) -> str:
+    """One line naming the model that failed to load, why, and the fix."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return (
+        f"cannot load {what} model {model!r} ({first}); "
+        "set params.model to a local model folder, or a hub id reachable from this machine"
+    )
+
+
+def load_sentence_transformers(
+    kind: Literal["SentenceTransformer", "CrossEncoder"],
+    name: str,
+    *,
+    what: str,
+    base_dir: Path | None = None,
+    threads: int | None = None,
+    hint: str = "",
+    **kwargs: Any,
+) -> Any:
+    """Load a sentence-transformers model by config name (folder, packaged id or hub id).
+
+    Args:
+        kind: Which sentence-transformers class to build.
+        name: The configured model name, resolved with :func:`resolve_model`.
+        what: What the model is for, as error messages name it (e.g. ``"embedding"``).
+        base_dir: Directory that relative local paths are resolved against.
+        threads: torch intra-op threads to set first (process-wide); None keeps torch's.
+        hint: Extra advice appended to the load-error message.
+        **kwargs: Passed to the class (``device``, ``max_length`` ...).
+
+    Raises:
+        BackendError: the model cannot be loaded; one line naming it and the fix.
+    """
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    import sentence_transformers
+
+    from rag_app.errors import BackendError
+
+    path = resolve_model(name, base_dir)
+    logger.info("loading %s model %s", what, path)
+    try:
+        return getattr(sentence_transformers, kind)(path, **kwargs)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise BackendError(load_error_message(what, name, exc) + hint) from exc

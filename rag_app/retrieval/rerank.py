@@ -59,16 +59,6 @@ def _minmax(values: Sequence[float]) -> list[float]:
     return [(v - low) / span if span > 0 else 1.0 for v in values]
 
 
-def load_error_message(what: str, model: str, exc: BaseException) -> str:
-    """One line naming the model that failed to load, why, and the fix."""
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return (
-        f"cannot load {what} model {model!r} ({first}); "
-        "set params.model to a local model folder, or a hub id reachable from this machine"
-    )
-
-
 def content_key(text: str) -> bytes:
     """The cache key of a chunk text (SHA-256 digest)."""
     return hashlib.sha256(text.encode("utf-8")).digest()

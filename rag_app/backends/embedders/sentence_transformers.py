@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rag_app.backends.embedders.hf_tokenizer import HFTokenCounter
 from rag_app.errors import BackendError
-from rag_app.models import resolve_model
+from rag_app.models import load_error_message, load_sentence_transformers, resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class SentenceTransformerEmbedder:
                 try:
                     self._tokenizer = HFTokenCounter(AutoTokenizer.from_pretrained(path))
                 except (OSError, ValueError) as exc:
-                    raise BackendError(self._load_hint(path, exc)) from exc
+                    raise BackendError(load_error_message("embedding", self._params.model, exc)) from exc
         return self._tokenizer
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
@@ -92,25 +92,12 @@ class SentenceTransformerEmbedder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                if self._params.threads:
-                    import torch
-
-                    torch.set_num_threads(self._params.threads)
-                from sentence_transformers import SentenceTransformer
-
-                path = resolve_model(self._params.model, self._base_dir)
-                logger.info("loading embedding model %s", path)
-                try:
-                    self._model = SentenceTransformer(path, device=self._params.device)
-                except (OSError, ValueError) as exc:
-                    raise BackendError(self._load_hint(path, exc)) from exc
-                if self._params.max_seq_length:
-                    self._model.max_seq_length = self._params.max_seq_length
+                p = self._params
+                model = load_sentence_transformers(
+                    "SentenceTransformer", p.model, what="embedding", base_dir=self._base_dir,
+                    threads=p.threads, device=p.device,
+                )
+                if p.max_seq_length:
+                    model.max_seq_length = p.max_seq_length
+                self._model = model
         return self._model
-
-    def _load_hint(self, path: str, exc: Exception) -> str:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return (
-            f"cannot load embedding model {self._params.model!r} ({first}); "
-            "give a local model folder, or a hub id reachable from this machine"
-        )

@@ -26,8 +26,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag_app.errors import BackendError
-from rag_app.models import resolve_model
-from rag_app.retrieval.rerank import EmbeddingCache, apply_rerank_scores, content_key, load_error_message
+from rag_app.models import load_sentence_transformers
+from rag_app.retrieval.rerank import EmbeddingCache, apply_rerank_scores, content_key
 from rag_app.types import ScoredChunk
 
 logger = logging.getLogger(__name__)
@@ -111,19 +111,12 @@ class BiEncoderReranker:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                if self._params.threads:
-                    import torch
-
-                    torch.set_num_threads(self._params.threads)
-                from sentence_transformers import SentenceTransformer
-
-                try:
-                    path = resolve_model(self._params.model, self._base_dir)
-                    logger.info("loading bi-encoder reranker %s", path)
-                    model = SentenceTransformer(path, device=self._params.device)
-                except (OSError, ValueError, RuntimeError) as exc:
-                    raise BackendError(load_error_message("bi-encoder reranker", self._params.model, exc)) from exc
-                if self._params.max_seq_length:
-                    model.max_seq_length = self._params.max_seq_length
+                p = self._params
+                model = load_sentence_transformers(
+                    "SentenceTransformer", p.model, what="bi-encoder reranker", base_dir=self._base_dir,
+                    threads=p.threads, device=p.device,
+                )
+                if p.max_seq_length:
+                    model.max_seq_length = p.max_seq_length
                 self._model = model
         return self._model

@@ -24,8 +24,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag_app.errors import BackendError
-from rag_app.models import resolve_model
-from rag_app.retrieval.rerank import apply_rerank_scores, load_error_message
+from rag_app.models import load_sentence_transformers
+from rag_app.retrieval.rerank import apply_rerank_scores
 from rag_app.types import ScoredChunk
 
 logger = logging.getLogger(__name__)
@@ -88,16 +88,9 @@ class CrossEncoderReranker:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                if self._params.threads:
-                    import torch
-
-                    torch.set_num_threads(self._params.threads)
-                from sentence_transformers import CrossEncoder
-
-                path = resolve_model(self._params.model, self._base_dir)
-                logger.info("loading cross-encoder %s", path)
-                try:
-                    self._model = CrossEncoder(path, device=self._params.device, max_length=self._params.max_length)
-                except (OSError, ValueError, RuntimeError) as exc:
-                    raise BackendError(load_error_message("cross-encoder", self._params.model, exc) + _OFFLINE) from exc
+                p = self._params
+                self._model = load_sentence_transformers(
+                    "CrossEncoder", p.model, what="cross-encoder", base_dir=self._base_dir,
+                    threads=p.threads, hint=_OFFLINE, device=p.device, max_length=p.max_length,
+                )
         return self._model
