@@ -37,13 +37,16 @@ def weighted_score_fusion(
     for hits, weight in zip(lists, weights, strict=True):
         if not hits:
             continue
-        values = [h.score for h in hits]
-        low, high = min(values), max(values)
-        span = high - low
-        for hit in hits:
-            norm = (hit.score - low) / span if span > 0 else 1.0
+        for hit, norm in zip(hits, min_max([h.score for h in hits]), strict=True):
             scores[hit.chunk.chunk_id] = scores.get(hit.chunk.chunk_id, 0.0) + weight * norm
     return _merge(lists, scores)
+
+
+def min_max(values: Sequence[float]) -> list[float]:
+    """Scale ``values`` to [0, 1]; all-equal values become 1.0 (they are all the best)."""
+    low, high = min(values), max(values)
+    span = high - low
+    return [(v - low) / span if span > 0 else 1.0 for v in values]
 
 
 def _merge(lists: Sequence[Sequence[ScoredChunk]], fused: dict[str, float]) -> list[ScoredChunk]:

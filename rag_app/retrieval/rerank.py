@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from rag_app.retrieval.fusion import min_max
 from rag_app.types import ScoredChunk
 
 STAGE = "rerank"
@@ -43,7 +44,7 @@ def apply_rerank_scores(
     raw = [float(s) for s in scores]
     final = raw
     if blend > 0:
-        new, old = _minmax(raw), _minmax([h.score for h in hits])
+        new, old = min_max(raw), min_max([h.score for h in hits])
         final = [(1.0 - blend) * n + blend * o for n, o in zip(new, old, strict=True)]
     ranked = [
         replace(hit, score=score, scores={**hit.scores, STAGE: value})
@@ -51,12 +52,6 @@ def apply_rerank_scores(
     ]
     ranked.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
     return ranked[:top_k]
-
-
-def _minmax(values: Sequence[float]) -> list[float]:
-    low, high = min(values), max(values)
-    span = high - low
-    return [(v - low) / span if span > 0 else 1.0 for v in values]
 
 
 def content_key(text: str) -> bytes:
