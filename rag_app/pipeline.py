@@ -75,6 +75,7 @@ class Pipeline:
         embedder: Embedder,
         store: VectorStore,
         retrievers: Sequence[Retriever],
+        template: PromptTemplate,
         generator: Generator | None = None,
         reranker: Reranker | None = None,
     ) -> None:
@@ -85,20 +86,17 @@ class Pipeline:
         self.retrievers = list(retrievers)
         self.generator = generator
         self.reranker = reranker
-        self._template: PromptTemplate | None = None
+        self.template = template
         self._loaders: dict[str, Loader] = {}
-        self._listeners_checked = False
+        # Set once the collection is verified and open for queries; every ingest, delete
+        # and close clears it, so the per-query path does no fingerprint or count I/O.
+        self._query_ready = False
         self._lock = threading.RLock()
 
     # ---- identity -------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
         """What a collection built by this pipeline records about itself."""
-        return {
-            "embedder": self.embedder.name,
-            "dimension": self.embedder.dimension,
-            "normalized": self.embedder.normalized,
-            "chunker": self.chunker.params_fingerprint(),
-        }
+        return {**self._fingerprint_without_dimension(), "dimension": self.embedder.dimension}
 
     def manifest_path(self) -> Path:
         return state_path(self.config, "manifest", ".json")
@@ -129,6 +127,7 @@ class Pipeline:
             return self._ingestor(rebuild).run_documents(documents)
 
     def _ingestor(self, rebuild: bool) -> Ingestor:
+        self._query_ready = False
         manifest = Manifest.load(self.manifest_path())
         if rebuild:
             self.store.drop()
@@ -139,13 +138,7 @@ class Pipeline:
         if recorded:
             # Checked before any model loads, so an unchanged corpus re-ingests in
             # well under a second; the dimension is a function of the embedder name.
-            expected = self._fingerprint_without_dimension()
-            actual = {k: recorded.get(k) for k in expected}
-            if actual != expected:
-                raise FingerprintMismatchError(
-                    f"the collection was built with {actual} but this config uses {expected}; "
-                    "use the same embedder and chunker, or re-ingest with --rebuild"
-                )
+            _check_recorded(recorded, self._fingerprint_without_dimension(), "the same embedder and chunker")
         stored = self.store.count()
         if manifest.sources and stored == 0:
             logger.warning("the store is empty but the manifest is not; re-ingesting everything")
@@ -230,6 +223,8 @@ class Pipeline:
 
     def _open_for_query(self) -> None:
         with self._lock:
+            if self._query_ready:
+                return
             recorded = self.store.fingerprint()
             if recorded is None:
                 raise InputError(
@@ -237,16 +232,10 @@ class Pipeline:
                     "run `rag ingest --config <config> <paths>` first"
                 )
             expected = {k: v for k, v in self.fingerprint().items() if k in _QUERY_KEYS}
-            actual = {k: recorded.get(k) for k in _QUERY_KEYS}
-            if expected != actual:
-                raise FingerprintMismatchError(
-                    f"the collection was built with {actual} but this config uses {expected}; "
-                    "use the same embedder, or re-ingest with --rebuild"
-                )
+            _check_recorded(recorded, expected, "the same embedder")
             self.store.open(self.embedder.dimension, recorded)
-            if not self._listeners_checked:
-                self._sync_listeners(self.store.count())
-                self._listeners_checked = True
+            self._sync_listeners(self.store.count())
+            self._query_ready = True
 
     # ---- answers ------------------------------------------------------------
     def stream(
@@ -262,8 +251,6 @@ class Pipeline:
             raise InputError("the question is empty; type a question")
         if self.generator is None:
             raise ConfigError("this pipeline has no generator; add a `generator:` block to its config")
-        if self._template is None:
-            self._template = load_template(self.config.answer.template, base_dir=self.config.base_dir)
         return start_answer(
             question,
             history=history,
@@ -271,7 +258,7 @@ class Pipeline:
             top_k=top_k,
             filters=filters,
             generator=self.generator,
-            template=self._template,
+            template=self.template,
             config=self.config.answer,
             hosted=self.config.generator is not None and self.config.generator.type != "hf_local",
         )
@@ -314,6 +301,7 @@ class Pipeline:
             The number of chunks deleted.
         """
         with self._lock:
+            self._query_ready = False
             manifest = Manifest.load(self.manifest_path())
             entry = manifest.sources.get(source)
             if entry is None:
@@ -330,7 +318,9 @@ class Pipeline:
             return len(entry.chunk_ids)
 
     def close(self) -> None:
-        self.store.close()
+        with self._lock:
+            self._query_ready = False
+            self.store.close()
 
 
 def build_pipeline(config: PipelineConfig) -> Pipeline:
@@ -364,16 +354,27 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
     generator = None
     if config.generator is not None:
         generator = registry.create("generator", config.generator.type, config.generator.params, **ctx)
-    load_template(config.answer.template, base_dir=config.base_dir)  # a bad name fails at build time
+    template = load_template(config.answer.template, base_dir=config.base_dir)  # a bad name fails here
     return Pipeline(
         config,
         chunker=chunker,
         embedder=embedder,
         store=store,
         retrievers=retrievers,
+        template=template,
         generator=generator,
         reranker=reranker,
     )
+
+
+def _check_recorded(recorded: dict[str, Any], expected: dict[str, Any], what: str) -> None:
+    """Raise if the collection's recorded fingerprint differs from ``expected`` on its keys."""
+    actual = {k: recorded.get(k) for k in expected}
+    if actual != expected:
+        raise FingerprintMismatchError(
+            f"the collection was built with {actual} but this config uses {expected}; "
+            f"use {what}, or re-ingest with --rebuild"
+        )
 
 
 def state_path(config: PipelineConfig, kind: str, suffix: str) -> Path:

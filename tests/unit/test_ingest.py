@@ -164,3 +164,21 @@ def test_delete_document_removes_its_chunks_and_manifest_entry(make_config: Make
     assert source not in {d["source"] for d in pipeline.documents()}
     with pytest.raises(InputError, match="not in this collection"):
         pipeline.delete_document(source)
+
+
+def test_collection_is_verified_once_per_change_not_per_query(
+    make_config: MakeConfig, docs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = build_pipeline(make_config())
+    pipeline.ingest([docs_dir])
+    calls: list[int] = []
+    original = pipeline.store.fingerprint
+    monkeypatch.setattr(pipeline.store, "fingerprint", lambda: calls.append(1) or original())
+    pipeline.search("attention")
+    pipeline.search("lora")
+    assert len(calls) == 1
+    (docs_dir / "new.md").write_text("# New\n\nA fresh note about dropout.\n", encoding="utf-8")
+    pipeline.ingest([docs_dir])
+    calls.clear()
+    assert pipeline.search("dropout", top_k=1)[0].chunk.source.endswith("new.md")
+    assert len(calls) == 1
