@@ -43,6 +43,7 @@ REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
     "retriever": {
         "dense": (f"{_B}.retrievers.dense:DenseRetriever", "core"),
         "bm25": (f"{_B}.retrievers.bm25:BM25Retriever", "hybrid"),
+        "milvus_bm25": (f"{_B}.retrievers.milvus_bm25:MilvusBM25Retriever", "milvus"),
     },
     "reranker": {
         "cross_encoder": (f"{_B}.rerankers.cross_encoder:CrossEncoderReranker", "hf"),

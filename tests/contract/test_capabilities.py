@@ -67,3 +67,12 @@ def test_docs_matrix_is_current() -> None:
         DOC.write_text(head + BEGIN + wanted + END + tail, encoding="utf-8")
         return
     assert current == wanted, "docs/stores.md capability matrix is stale: RAG_UPDATE_DOCS=1 pytest " + __file__
+
+
+def test_full_text_claims_match_the_code() -> None:
+    """A store whose matrix row claims in-store BM25 has ``search_text`` and a ``full_text`` param."""
+    for name, module, cls, sdk in STORES:
+        pytest.importorskip(sdk, reason=f"{name}: pip install 'rag-app[{name}]'")
+        store = getattr(importlib.import_module(module), cls)
+        claims = "milvus_bm25" in store.capabilities["sparse_hybrid"]
+        assert claims == hasattr(store, "search_text") == ("full_text" in store.Params.model_fields), name

@@ -1,21 +1,26 @@
-"""Opening and releasing Milvus Lite ``.db`` files from pymilvus.
+"""Milvus Lite specifics: opening and releasing ``.db`` files, and what each engine supports.
 
 pymilvus starts one in-process Milvus Lite gRPC server per ``.db`` path and
 keeps it (and the file's exclusive ``flock``) until the interpreter exits;
 ``MilvusClient.close()`` does not release it. We count the stores using each
 path and stop its server when the last one closes, so the file can be opened
 again (by this process or another) after ``close()``.
+
+Milvus Lite 3.2 rejects or ignores some analyzer settings that servers honour,
+and Milvus 2.3 servers have no BM25 function: :func:`analyzer_problem` and
+:func:`full_text_problem` turn both into one-line errors before anything is created.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
-from rag_app.errors import BackendError
+from rag_app.errors import BackendError, ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -93,3 +98,53 @@ def error_message(exc: BaseException) -> str:
     """The first line of a pymilvus error's own message (not its ``<MilvusException ...>`` repr)."""
     text = str(getattr(exc, "message", "") or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- engine capabilities
+
+
+def check_full_text_engine(where: str, server_version: str, analyzer: dict[str, Any]) -> None:
+    """Raise a one-line ConfigError if this engine cannot run full-text search with ``analyzer``."""
+    problem = full_text_problem(server_version)
+    if problem:
+        raise ConfigError(
+            f"{where}: {problem}; set store.params.full_text: false (the 'bm25' retriever works with any store)"
+        )
+    if is_lite(server_version) and (problem := analyzer_problem(analyzer)):
+        raise ConfigError(
+            f"{where}: Milvus Lite cannot apply store.params.full_text.analyzer {problem}; "
+            "change the analyzer or use a Milvus >= 2.5 server"
+        )
+
+
+def is_lite(server_version: str) -> bool:
+    """Whether ``get_server_version()`` names the Milvus Lite engine (a .db file or ``milvus-lite server``)."""
+    return server_version.startswith("milvus_lite")
+
+
+def full_text_problem(server_version: str) -> str | None:
+    """Why this engine cannot run BM25 full-text search, or None (Lite 3.x and Milvus >= 2.5 can)."""
+    match = re.match(r"v?(\d+)\.(\d+)", server_version)
+    if is_lite(server_version) or match is None or (int(match[1]), int(match[2])) >= (2, 5):
+        return None
+    return f"Milvus {server_version} has no BM25 full-text search (needs Milvus >= 2.5 or Milvus Lite)"
+
+
+def analyzer_problem(analyzer: dict[str, Any]) -> str | None:
+    """What in ``analyzer`` Milvus Lite would reject or silently ignore, or None.
+
+    Lite 3.2 tokenizes with ``standard`` (``\\w+``, lowercased) or ``jieba`` and
+    applies stop-word lists; it has no stemmer and skips filters it does not know.
+    """
+    unknown = sorted(set(analyzer) - {"tokenizer", "type", "filter"})
+    if unknown:
+        return f"keys {unknown}"
+    tokenizer = analyzer.get("tokenizer") or analyzer.get("type", "standard")
+    name = tokenizer.get("type", "standard") if isinstance(tokenizer, dict) else tokenizer
+    if name not in ("standard", "jieba"):
+        return f"tokenizer {name!r} (Lite has 'standard' and 'jieba')"
+    for item in analyzer.get("filter") or []:
+        stop_list = isinstance(item, dict) and item.get("type") == "stop" and isinstance(item.get("stop_words"), list)
+        if item != "lowercase" and not stop_list:
+            return f"filter {item!r} (Lite applies only 'lowercase' and {{type: stop, stop_words: [...]}} lists)"
+    return None

@@ -5,6 +5,12 @@ Schema (explicit, no dynamic fields): ``id`` VARCHAR primary key, typed
 ``vector``. The pipeline fingerprint lives in the collection property
 ``rag_app.fingerprint`` (Milvus Lite drops schema descriptions; properties
 survive reopen there and exist on every Milvus server).
+
+With ``full_text`` the collection also gets an analysed ``text`` field, a
+``sparse`` field and a BM25 function between them: Milvus computes the sparse
+vectors at every upsert, so full-text search (:meth:`MilvusStore.search_text`,
+the ``milvus_bm25`` retriever) follows every write and delete. The settings are
+recorded in ``rag_app.full_text`` and checked on open.
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ class MilvusStore:
     capabilities: ClassVar[dict[str, str]] = {
         "filter_ops": "eq ne in gt gte lt lte",
         "range_filters": "numbers and strings",
-        "sparse_hybrid": "no in this adapter (Lite 3.x and Milvus >= 2.4 have BM25/sparse; 2.3 has not)",
+        "sparse_hybrid": "BM25 full text inside Milvus with full_text: true (retriever milvus_bm25; "
+        "Lite 3.x or Milvus >= 2.5, not 2.3), fused with dense by rag_app",
         "max_batch": "batch_size rows per upsert call (at most 16384)",
         "max_top_k": "16384",
         "consistency": "consistency_level (default Strong: reads see all acknowledged writes)",
@@ -61,6 +68,16 @@ class MilvusStore:
         consistency_level: Literal["Strong", "Bounded", "Session", "Eventually"] = "Strong"
         batch_size: int = Field(default=256, gt=0, le=16384)
         timeout_s: float = Field(default=30.0, gt=0)
+        full_text: rows.FullText | None = Field(
+            default=None, description="true, or {analyzer, k1, b}: BM25 full-text search inside Milvus",
+        )
+
+        @field_validator("full_text", mode="before")
+        @classmethod
+        def _full_text(cls, value: object) -> object:
+            if isinstance(value, bool):
+                return {} if value else None
+            return value
 
         @field_validator("collection")
         @classmethod
@@ -91,6 +108,8 @@ class MilvusStore:
         self._loaded = False
         self._dim = 0
         self._opened_fp: dict[str, object] | None = None
+        self._version: str | None = None
+        self._unflushed = False  # Lite: rows in the memtable, which BM25 search re-indexes per query
 
     # ------------------------------------------------------------------ connection
 
@@ -99,6 +118,17 @@ class MilvusStore:
             if self._client is None:
                 self._client = self._new_client()
             return self._client
+
+    @property
+    def full_text(self) -> bool:
+        """Whether this store is configured for BM25 full-text search (``search_text``)."""
+        return self._params.full_text is not None
+
+    def _server_version(self) -> str:
+        if self._version is None:
+            client = self._connect()
+            self._version = str(self._call("get_server_version", client.get_server_version))
+        return self._version
 
     def _new_client(self) -> Any:
         p = self._params
@@ -138,6 +168,7 @@ class MilvusStore:
         if self._client is not None and (self._dim, self._opened_fp) == (dimension, wanted):
             return  # already open with these settings (the pipeline re-opens per query)
         client = self._connect()
+        self._check_engine()
         if self._exists():
             info = self._call("describe_collection", client.describe_collection, self._name)
             stored_dim = rows.vector_dim(info, self._where)
@@ -149,29 +180,42 @@ class MilvusStore:
                     f"{self._where} was built with metric {stored_metric}; "
                     f"set metric: {stored_metric} or re-ingest with --rebuild"
                 )
+            if self._params.full_text is not None:
+                rows.check_full_text(self._where, info, self._params.full_text)
         else:
             self._create(client, dimension, wanted)
         self._load()
         self._dim, self._opened_fp = dimension, wanted
+        self._unflushed = True  # Lite replays its WAL into the memtable on reopen
+
+    def _check_engine(self) -> None:
+        """Full-text settings this engine cannot honour: a ConfigError before anything is written."""
+        if self._params.full_text is not None:
+            lite.check_full_text_engine(self._where, self._server_version(), self._params.full_text.analyzer)
 
     def _create(self, client: Any, dimension: int, fingerprint: dict[str, object]) -> None:
         p = self._params
-        schema = rows.schema(dimension)
+        schema = rows.schema(dimension, p.full_text)
         index = client.prepare_index_params()
         # Build params must be nested under "params" or Milvus Lite silently drops them.
         extra = {"params": {"params": dict(p.index_params)}} if p.index_params else {}
         index.add_index(field_name="vector", index_type=p.index_type, metric_type=p.metric, **extra)
-        fp_text = common.dumps(fingerprint)
+        properties = {rows.FP_PROPERTY: common.dumps(fingerprint)}
+        if p.full_text is not None:
+            bm25 = {"bm25_k1": p.full_text.k1, "bm25_b": p.full_text.b}
+            index.add_index(field_name=rows.SPARSE_FIELD, index_type="SPARSE_INVERTED_INDEX",
+                            metric_type="BM25", params={"params": bm25})
+            properties[rows.FULL_TEXT_PROPERTY] = p.full_text.settings()
         self._call(
             "create_collection", client.create_collection, self._name, schema=schema,
-            consistency_level=p.consistency_level, properties={rows.FP_PROPERTY: fp_text},
+            consistency_level=p.consistency_level, properties=properties,
         )
         # pymilvus' sync wait polls every 0.5 s (and calls an RPC Lite lacks); Lite builds at once.
         self._call("create_index", client.create_index, self._name, index, sync=self._lite_path is None)
         info = self._call("describe_collection", client.describe_collection, self._name)
         if rows.read_fingerprint(info) is None:  # a server that ignores create-time properties
             self._call("alter_collection_properties", client.alter_collection_properties,
-                       self._name, properties={rows.FP_PROPERTY: fp_text})
+                       self._name, properties=properties)
         logger.info("created %s (dimension %d, %s %s)", self._where, dimension, p.index_type, p.metric)
 
     def fingerprint(self) -> dict[str, object] | None:
@@ -200,7 +244,7 @@ class MilvusStore:
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
-            self._loaded, self._dim, self._opened_fp = False, 0, None
+            self._loaded, self._dim, self._opened_fp, self._version = False, 0, None, None
         if client is None:
             return
         try:
@@ -223,25 +267,55 @@ class MilvusStore:
         step = self._params.batch_size
         for i in range(0, len(data), step):
             self._call("upsert", client.upsert, self._name, data[i : i + step])
+        self._unflushed = True
 
     def search(
         self, vector: Sequence[float], top_k: int, filters: Sequence[Filter] = ()
     ) -> list[ScoredChunk]:
-        client = self._require_open()
+        self._require_open()
         common.check_top_k(top_k)
         query = common.query_vector(vector, self._dim).tolist()
         expr = filters_mod.milvus_expr(filters_mod.validate(filters))
         if expr is None:
             return []
         params = {"metric_type": self._params.metric, "params": dict(self._params.search_params)}
+        return self._ranked("vector", query, params, expr, top_k)
+
+    def search_text(self, query: str, top_k: int, filters: Sequence[Filter] = ()) -> list[ScoredChunk]:
+        """BM25 full-text search over chunk texts (``full_text`` collections); higher scores are better.
+
+        Filters apply exactly as in :meth:`search`. Chunks sharing no term with
+        the query are not returned.
+        """
+        client = self._require_open()
+        if self._params.full_text is None:
+            raise ConfigError(
+                f"{self._where}: full-text search is off; set store.params.full_text: true "
+                "and re-ingest with --rebuild"
+            )
+        common.check_top_k(top_k)
+        expr = filters_mod.milvus_expr(filters_mod.validate(filters))
+        if expr is None or not query.strip():
+            return []
+        if self._unflushed and lite.is_lite(self._server_version()):
+            # Lite re-indexes its memtable on every BM25 search (~0.9 s at 5k chunks); a flushed
+            # segment keeps its index (~20 ms). Flushing an empty memtable is a no-op.
+            self._unflushed = False
+            self._call("flush", client.flush, self._name)
+        return self._ranked(rows.SPARSE_FIELD, query, {"metric_type": "BM25", "params": {}}, expr, top_k)
+
+    def _ranked(self, field: str, query: object, params: dict[str, Any], expr: str, top_k: int) -> list[ScoredChunk]:
+        """One search on ``field``, ranked like every store (ties by chunk id, exactly ``top_k``)."""
+        client = self._require_open()
+        metric = "BM25" if field == rows.SPARSE_FIELD else self._params.metric
         limit = min(top_k + 16, common.MAX_TOP_K)
         while True:
             hits = self._call(
                 "search", client.search, self._name, data=[query], filter=expr, limit=limit,
-                output_fields=rows.OUTPUT_FIELDS, search_params=params, anns_field="vector",
+                output_fields=rows.OUTPUT_FIELDS, search_params=params, anns_field=field,
                 consistency_level=self._params.consistency_level,
             )[0]
-            results = [rows.scored(hit, self._params.metric) for hit in hits]
+            results = [rows.scored(hit, metric) for hit in hits]
             ranked = common.rank(list(results), top_k)
             # Grow the window while a tie at the cut-off may continue past it.
             if len(hits) < limit or limit >= common.MAX_TOP_K or not ranked:
@@ -278,3 +352,4 @@ class MilvusStore:
         for i in range(0, len(unique), step):
             expr = f"{field} in [{', '.join(filters_mod.milvus_literal(v) for v in unique[i : i + step])}]"
             self._call("delete", client.delete, self._name, filter=expr)
+        self._unflushed = True
