@@ -64,13 +64,20 @@ def run(
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="draw the report's PNG plots")] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run every pipeline of SUITE, write eval/reports/<UTC time>-<suite>/, and check gates."""
+    """Run every pipeline of SUITE, write eval/reports/<UTC time>-<suite>/, and check gates.
+
+    SUITE may also be a study (a file listing ``suites:``): each suite runs and one summary is written.
+    """
     from rag_app.evaluation.gates import parse_fail_under
     from rag_app.evaluation.harness import run_eval
+    from rag_app.evaluation.study import is_study
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with user_errors():
         gates = parse_fail_under(fail_under or [])
+        if is_study(suite):
+            _run_study(suite, gates, pipeline or [], limit, reports_dir, cache_dir, plots, as_json)
+            return
         result = run_eval(
             suite,
             reports_dir=reports_dir,
@@ -95,6 +102,39 @@ def run(
     for gate in result.failed_gates:
         typer.echo(f"gate failed: {gate.line()}", err=True)
     if result.failed_gates:
+        raise typer.Exit(1)
+
+
+def _run_study(
+    path: Path,
+    gates: dict[str, float],
+    labels: list[str],
+    limit: int | None,
+    reports_dir: Path,
+    cache_dir: Path,
+    plots: bool,
+    as_json: bool,
+) -> None:
+    from rag_app.evaluation.study import format_summary, run_study
+
+    folder, data, _ = run_study(
+        path,
+        reports_dir=reports_dir,
+        cache_dir=cache_dir,
+        fail_under=gates,
+        labels=labels,
+        limit=limit,
+        command=_command_line(),
+        plots=plots,
+    )
+    if as_json:
+        emit_json({"summary": str(folder), "rows": data["rows"], "gates_failed": data["gates_failed"]})
+    else:
+        typer.echo(format_summary(data))
+        typer.echo(f"summary: {folder / 'summary.html'}")
+    for line in data["gates_failed"]:
+        typer.echo(f"gate failed: {line}", err=True)
+    if data["gates_failed"]:
         raise typer.Exit(1)
 
 

@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 def write_plots(runs: Sequence[PipelineRun], folder: Path, *, dist_metric: str = "ndcg@10") -> list[tuple[str, str]]:
     """Write the PNGs into ``folder``; returns ``(file name, caption)`` pairs."""
-    figure_cls = _figure_class()
+    figure_cls = figure_class()
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     if not any(m == dist_metric for r in runs for m in r.means):
@@ -69,7 +69,7 @@ def _latency(ax: Any, runs: Sequence[PipelineRun], _: str) -> None:
     ax.set_ylabel("ms per query (p50 line, p25-p75 box)")
 
 
-def _figure_class() -> Any:
+def figure_class() -> Any:
     try:
         from matplotlib.figure import Figure
     except ModuleNotFoundError as exc:

@@ -1,0 +1,245 @@
+"""Studies: several suites (one per dataset) run by one command and summarised in one table and plot.
+
+A study file lists suite files instead of a dataset::
+
+    name: retrieval-ablation
+    suites: [ablation/scifact.yaml, ablation/handbook.yaml]
+    columns: [ndcg@10, recall@100, mrr@10]
+
+``rag eval STUDY`` runs every suite exactly as ``rag eval SUITE`` would (each
+writes its own full report folder, with its own caches and gates), then writes
+``<UTC time>-<study>/`` with ``summary.md``, ``summary.html``, ``summary.json``
+and ``summary.png``: one row per (dataset, pipeline) with the chosen metrics and
+p50/p95 retrieval latency, each row linking to its suite's report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+
+from rag_app.config import expand_env, first_problem, read_yaml
+from rag_app.errors import ConfigError
+from rag_app.evaluation.harness import EvalResult, run_eval
+from rag_app.evaluation.metrics import MetricName
+from rag_app.evaluation.plots import figure_class
+from rag_app.evaluation.provenance import machine
+from rag_app.evaluation.render import Bullets, Doc, Heading, Image, Para, Table, to_html, to_markdown
+from rag_app.evaluation.report import new_report_dir
+from rag_app.evaluation.suite import _LABEL, _Strict
+
+DEFAULT_COLUMNS = ["ndcg@10", "recall@100", "mrr@10"]
+
+
+class Study(_Strict):
+    """A study file: suites to run, and the metric columns of the summary table."""
+
+    name: str = Field(pattern=_LABEL)
+    description: str = ""
+    suites: list[str] = Field(min_length=1, description="suite files, relative to the study file")
+    columns: list[str] = Field(default_factory=lambda: list(DEFAULT_COLUMNS), min_length=1)
+
+    @field_validator("columns")
+    @classmethod
+    def _metric_keys(cls, value: list[str]) -> list[str]:
+        return [MetricName.parse(k, need_cutoff=True).key for k in value]
+
+
+def is_study(path: Path) -> bool:
+    """Whether the YAML file at ``path`` is a study (it lists ``suites:``) rather than a suite."""
+    data = read_yaml(path, what="suite", examples="eval/suites/")
+    return isinstance(data, dict) and "suites" in data
+
+
+def load_study(path: Path) -> Study:
+    data = read_yaml(path, what="study", examples="eval/suites/")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return Study(**expand_env(data, path.name))
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {first_problem(exc, Study)}") from exc
+
+
+def run_study(
+    path: Path,
+    *,
+    reports_dir: Path,
+    cache_dir: Path,
+    fail_under: dict[str, float] | None = None,
+    labels: Sequence[str] = (),
+    limit: int | None = None,
+    command: str = "",
+    plots: bool = True,
+) -> tuple[Path, dict[str, Any], list[EvalResult]]:
+    """Run every suite of the study, then write the summary folder.
+
+    Returns:
+        The summary folder, the summary data (``summary.json``) and each suite's result.
+    """
+    study = load_study(path)
+    suite_paths = [(path.parent / s).resolve() for s in study.suites]
+    missing = [str(p) for p in suite_paths if not p.is_file()]
+    if missing:
+        raise ConfigError(f"{path}: suite file not found: {missing[0]}")
+    started = dt.datetime.now(dt.UTC)
+    results = [
+        run_eval(
+            suite_path,
+            reports_dir=reports_dir,
+            cache_dir=cache_dir,
+            fail_under=fail_under,
+            labels=[x for x in labels if _has_label(suite_path, x)] if labels else (),
+            limit=limit,
+            command=command,
+            plots=plots,
+        )
+        for suite_path in suite_paths
+        if not labels or any(_has_label(suite_path, x) for x in labels)
+    ]
+    if not results:
+        raise ConfigError(f"no suite of study {study.name!r} has a pipeline labelled {', '.join(labels)}")
+    folder = new_report_dir(reports_dir, study.name, started)
+    data = summary_data(study, results, command=command, started=started)
+    (folder / "summary.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    image = None
+    if plots:
+        write_summary_plot(data, folder / "summary.png")
+        image = "summary.png"
+    doc = summary_doc(data, folder, image)
+    (folder / "summary.md").write_text(to_markdown(doc), encoding="utf-8")
+    (folder / "summary.html").write_text(to_html(doc), encoding="utf-8")
+    return folder, data, results
+
+
+def _has_label(suite_path: Path, label: str) -> bool:
+    data = read_yaml(suite_path, what="suite", examples="eval/suites/")
+    return any(isinstance(p, dict) and p.get("label") == label for p in (data or {}).get("pipelines", []))
+
+
+def summary_data(
+    study: Study, results: Sequence[EvalResult], *, command: str, started: dt.datetime
+) -> dict[str, Any]:
+    """One row per (dataset, pipeline): the study's columns plus p50/p95 latency and the report folder."""
+    rows = []
+    for result in results:
+        data = result.data
+        for label, pipe in data["pipelines"].items():
+            rows.append(
+                {
+                    "suite": data["suite"]["name"],
+                    "dataset": data["dataset"]["name"],
+                    "queries": data["dataset"]["queries_evaluated"],
+                    "pipeline": label,
+                    "metrics": {k: pipe["metrics"].get(k) for k in study.columns},
+                    "p50_ms": pipe["latency_ms"]["p50"],
+                    "p95_ms": pipe["latency_ms"]["p95"],
+                    "report": str(result.report_dir),
+                }
+            )
+    return {
+        "study": study.model_dump(),
+        "created_utc": started.astimezone(dt.UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "machine": machine(),
+        "columns": study.columns,
+        "rows": rows,
+        "gates_failed": [f"{r.data['suite']['name']}: {g.line()}" for r in results for g in r.failed_gates],
+    }
+
+
+def summary_table(data: dict[str, Any]) -> Table:
+    columns = data["columns"]
+    header = ["dataset", "pipeline", *(MetricName.parse(k).display for k in columns), "p50 ms", "p95 ms"]
+    rows = [
+        [
+            f"{row['dataset']} ({row['queries']} q)",
+            row["pipeline"],
+            *(_fmt(row["metrics"][k]) for k in columns),
+            f"{row['p50_ms']:.1f}",
+            f"{row['p95_ms']:.1f}",
+        ]
+        for row in data["rows"]
+    ]
+    return Table(header, rows, align_right_from=2)
+
+
+def summary_doc(data: dict[str, Any], folder: Path, image: str | None) -> Doc:
+    doc = Doc(f"Study {data['study']['name']}")
+    if data["study"]["description"]:
+        doc.add(Para(data["study"]["description"]))
+    mach = data["machine"]
+    doc.add(
+        Bullets(
+            [
+                f"Command: `{data['command'] or 'rag eval'}`",
+                f"Machine: {mach.get('platform', '?')}, {mach.get('cpu_count', '?')} CPUs, "
+                f"{mach.get('memory_gb', '?')} GB, Python {mach.get('python', '?')}",
+                f"Run: {data['created_utc']}",
+            ]
+        ),
+        Heading("Summary"),
+        summary_table(data),
+    )
+    if image:
+        doc.add(Image(image, "metrics and retrieval latency per dataset and pipeline"))
+    reports = sorted({row["report"] for row in data["rows"]})
+    doc.add(Heading("Suite reports"), Bullets([_relative(Path(r), folder) + "/report.html" for r in reports]))
+    if data["gates_failed"]:
+        doc.add(Heading("Failed gates"), Bullets(data["gates_failed"]))
+    return doc
+
+
+def write_summary_plot(data: dict[str, Any], path: Path) -> None:
+    """Grouped bars of the first column per dataset, and p95 latency (log scale) beside them."""
+    metric = data["columns"][0]
+    datasets = list(dict.fromkeys(row["dataset"] for row in data["rows"]))
+    pipelines = list(dict.fromkeys(row["pipeline"] for row in data["rows"]))
+    by_key = {(row["dataset"], row["pipeline"]): row for row in data["rows"]}
+    fig = figure_class()(figsize=(11, 4.4), dpi=100)
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.2, wspace=0.25)
+    quality, latency = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    width = 0.8 / max(len(pipelines), 1)
+    for i, label in enumerate(pipelines):
+        xs = [d + (i - (len(pipelines) - 1) / 2) * width for d in range(len(datasets))]
+        rows = [by_key.get((d, label)) for d in datasets]
+        quality.bar(xs, [r["metrics"][metric] or 0.0 if r else 0.0 for r in rows], width, label=label)
+        latency.bar(xs, [max(r["p95_ms"], 0.01) if r else 0.0 for r in rows], width, label=label)
+    for ax, title in ((quality, MetricName.parse(metric).display), (latency, "p95 retrieval latency (ms)")):
+        ax.set_xticks(range(len(datasets)), datasets)
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, axis="y", alpha=0.3)
+    quality.set_ylim(0, 1.0)
+    latency.set_yscale("log")
+    quality.legend(fontsize=7, ncol=2, loc="lower left")
+    fig.savefig(path)
+
+
+def format_summary(data: dict[str, Any]) -> str:
+    """The summary table as terminal text."""
+    table = summary_table(data)
+    widths = [max(len(str(c)) for c in col) for col in zip(table.header, *table.rows, strict=True)]
+    lines = []
+    for cells in (table.header, *table.rows):
+        lines.append(
+            "  ".join(
+                str(c).ljust(w) if i < table.align_right_from else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+        )
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _relative(path: Path, folder: Path) -> str:
+    """``path`` as seen from the summary ``folder`` (suite reports are its siblings)."""
+    path, parent = path.resolve(), folder.resolve().parent
+    return f"../{path.name}" if path.parent == parent else str(path)
