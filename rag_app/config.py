@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rag_app.errors import ConfigError
 
@@ -81,6 +81,60 @@ class FusionConfig(_Strict):
     k: float = Field(default=60.0, gt=0, description="RRF rank constant")
 
 
+class MultiQueryParams(_Strict):
+    """``query_transform: {type: multi_query}``: the generator rewrites the question ``n`` ways."""
+
+    n: int = Field(default=3, ge=1, le=10, description="alternative phrasings to generate")
+    max_tokens: int = Field(default=64, gt=0, description="generation cap for all rewrites together")
+    include_original: bool = Field(default=True, description="also retrieve with the question as typed")
+    template: str = Field(default="multi_query", description="a shipped task template name or a .txt path")
+
+
+class HydeParams(_Strict):
+    """``query_transform: {type: hyde}``: retrieve with a short hypothetical answer passage."""
+
+    max_tokens: int = Field(default=80, gt=0, description="length cap of the hypothetical passage")
+    include_original: bool = Field(default=True, description="also retrieve with the question as typed")
+    template: str = Field(default="hyde", description="a shipped task template name or a .txt path")
+
+
+TRANSFORM_PARAMS: dict[str, type[MultiQueryParams] | type[HydeParams]] = {
+    "multi_query": MultiQueryParams,
+    "hyde": HydeParams,
+}
+
+
+class QueryTransformConfig(_Strict):
+    """Rewrites a query with the pipeline's generator before first-stage retrieval."""
+
+    type: Literal["multi_query", "hyde"]
+    params: dict[str, Any] = Field(default_factory=dict)
+    cache_size: int = Field(default=256, ge=0, description="transformed queries kept (LRU); 0 disables the cache")
+
+    @model_validator(mode="after")
+    def _check_params(self) -> QueryTransformConfig:
+        self.typed_params()
+        return self
+
+    def typed_params(self) -> MultiQueryParams | HydeParams:
+        """``params`` validated by the model of this ``type`` (unknown keys list the valid ones)."""
+        model = TRANSFORM_PARAMS[self.type]
+        try:
+            return model(**self.params)
+        except ValidationError as exc:
+            raise ValueError(f"{self.type} params: {first_problem(exc, model)}") from None
+
+
+class MMRConfig(_Strict):
+    """Maximal marginal relevance: trade relevance for diversity among the final candidates."""
+
+    lambda_mult: float = Field(
+        default=0.7, ge=0, le=1, description="1 = pure relevance (the incoming order), 0 = pure diversity"
+    )
+    candidates: int = Field(default=20, gt=0, le=1000, description="pool of best candidates MMR picks from")
+    cache_size: int = Field(default=20_000, ge=0, description="chunk embeddings kept (LRU); 0 disables the cache")
+
+
 class RetrievalConfig(_Strict):
     """Query-time knobs: retrievers, fusion, candidate depth, final top_k."""
 
@@ -95,6 +149,10 @@ class RetrievalConfig(_Strict):
     reranker: ComponentConfig | None = Field(
         default=None, description="re-scores the fused candidates, e.g. {type: bi_encoder}"
     )
+    query_transform: QueryTransformConfig | None = Field(
+        default=None, description="rewrite the query with the generator: {type: multi_query} or {type: hyde}"
+    )
+    mmr: MMRConfig | None = Field(default=None, description="diversify the final candidates, e.g. {lambda_mult: 0.7}")
 
 
 class AnswerConfig(_Strict):

@@ -36,6 +36,8 @@ from rag_app.protocols import (
     VectorStore,
 )
 from rag_app.retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
+from rag_app.retrieval.mmr import MaximalMarginalRelevance
+from rag_app.retrieval.transforms import QueryTransform, build_query_transform
 from rag_app.types import Answer, Document, Filter, IngestReport, Message, ScoredChunk
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,8 @@ class Pipeline:
         template: PromptTemplate,
         generator: Generator | None = None,
         reranker: Reranker | None = None,
+        query_transform: QueryTransform | None = None,
+        mmr: MaximalMarginalRelevance | None = None,
     ) -> None:
         self.config = config
         self.chunker = chunker
@@ -86,6 +90,8 @@ class Pipeline:
         self.retrievers = list(retrievers)
         self.generator = generator
         self.reranker = reranker
+        self.query_transform = query_transform
+        self.mmr = mmr
         self.template = template
         self._loaders: dict[str, Loader] = {}
         # Set once the collection is verified and open for queries; every ingest, delete
@@ -198,7 +204,13 @@ class Pipeline:
     def search(
         self, query: str, *, top_k: int | None = None, filters: Sequence[Filter] = ()
     ) -> list[ScoredChunk]:
-        """The ``top_k`` most relevant chunks: each retriever, then fusion if several."""
+        """The ``top_k`` most relevant chunks.
+
+        Stages, each optional but the first: query transform (every rewritten
+        query retrieved, the per-query lists fused with RRF), first-stage
+        retrievers (fused if several), reranker, MMR diversity. ``filters``
+        reach every retriever call unchanged.
+        """
         if not query or not query.strip():
             raise InputError("the query is empty; type a question")
         cfg = self.config.retrieval
@@ -206,20 +218,29 @@ class Pipeline:
         if k <= 0:
             raise InputError(f"top_k must be positive, got {k}")
         self._open_for_query()
-        if len(self.retrievers) == 1 and self.reranker is None:
+        if len(self.retrievers) == 1 and all(s is None for s in (self.reranker, self.query_transform, self.mmr)):
             return self.retrievers[0].retrieve(query, depth=k, filters=filters)
         depth = max(k, cfg.candidates)
-        lists = [r.retrieve(query, depth=depth, filters=filters) for r in self.retrievers]
-        weights = [spec.weight for spec in cfg.retrievers]
-        if len(lists) == 1:
-            candidates = lists[0]
-        elif cfg.fusion.method == "rrf":
-            candidates = reciprocal_rank_fusion(lists, weights, k=cfg.fusion.k)
-        else:
-            candidates = weighted_score_fusion(lists, weights)
+        queries = self.query_transform.expand(query) if self.query_transform is not None else [query]
+        lists = [self._first_stage(q, depth, filters) for q in queries]
+        candidates = lists[0] if len(lists) == 1 else reciprocal_rank_fusion(lists, [1.0] * len(lists), k=cfg.fusion.k)
+        keep = self.mmr.pool_size(k) if self.mmr is not None else k
         if self.reranker is not None:
-            return self.reranker.rerank(query, candidates[:depth], k)
+            candidates = self.reranker.rerank(query, candidates[:depth], keep)
+        if self.mmr is not None:
+            return self.mmr.select(candidates, k)
         return candidates[:k]
+
+    def _first_stage(self, query: str, depth: int, filters: Sequence[Filter]) -> list[ScoredChunk]:
+        """Every retriever's ``depth`` best for ``query``, fused when there are several."""
+        cfg = self.config.retrieval
+        lists = [r.retrieve(query, depth=depth, filters=filters) for r in self.retrievers]
+        if len(lists) == 1:
+            return lists[0]
+        weights = [spec.weight for spec in cfg.retrievers]
+        if cfg.fusion.method == "rrf":
+            return reciprocal_rank_fusion(lists, weights, k=cfg.fusion.k)
+        return weighted_score_fusion(lists, weights)
 
     def _open_for_query(self) -> None:
         with self._lock:
@@ -347,13 +368,15 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
         if not suffix.startswith("."):
             raise ConfigError(f"sources.loaders key {suffix!r} must be a file extension like '.md'")
         registry.validate_params("loader", spec.type, spec.params)
-    reranker = None
-    if config.retrieval.reranker is not None:
-        spec = config.retrieval.reranker
-        reranker = registry.create("reranker", spec.type, spec.params, **ctx)
     generator = None
     if config.generator is not None:
         generator = registry.create("generator", config.generator.type, config.generator.params, **ctx)
+    reranker = None
+    if config.retrieval.reranker is not None:
+        spec = config.retrieval.reranker
+        reranker = registry.create("reranker", spec.type, spec.params, generator=generator, **ctx)
+    query_transform = build_query_transform(config.retrieval.query_transform, generator, base_dir=config.base_dir)
+    mmr = MaximalMarginalRelevance(config.retrieval.mmr, embedder) if config.retrieval.mmr is not None else None
     template = load_template(config.answer.template, base_dir=config.base_dir)  # a bad name fails here
     return Pipeline(
         config,
@@ -364,6 +387,8 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
         template=template,
         generator=generator,
         reranker=reranker,
+        query_transform=query_transform,
+        mmr=mmr,
     )
 
 

@@ -48,6 +48,7 @@ REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
     "reranker": {
         "cross_encoder": (f"{_B}.rerankers.cross_encoder:CrossEncoderReranker", "hf"),
         "bi_encoder": (f"{_B}.rerankers.bi_encoder:BiEncoderReranker", "hf"),
+        "llm": (f"{_B}.rerankers.llm:LLMReranker", "core"),
     },
     "generator": {
         "hf_local": (f"{_B}.generators.hf_local:HFLocalGenerator", "hf"),

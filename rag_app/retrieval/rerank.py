@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from rag_app.retrieval.fusion import min_max
 from rag_app.types import ScoredChunk
@@ -24,7 +24,12 @@ STAGE = "rerank"
 
 
 def apply_rerank_scores(
-    hits: Sequence[ScoredChunk], scores: Sequence[float], top_k: int, *, blend: float = 0.0
+    hits: Sequence[ScoredChunk],
+    scores: Sequence[float],
+    top_k: int,
+    *,
+    blend: float = 0.0,
+    ties: Literal["chunk_id", "input"] = "chunk_id",
 ) -> list[ScoredChunk]:
     """Re-sort ``hits`` by their rerank ``scores`` and keep the best ``top_k``.
 
@@ -36,6 +41,8 @@ def apply_rerank_scores(
             scores and the previous scores are min-max normalised over ``hits``
             and ``score = (1 - blend) * rerank + blend * previous`` (in [0, 1]);
             ``scores["rerank"]`` always holds the raw rerank score.
+        ties: Order of equal scores: by ``chunk_id``, or as in ``hits`` (for coarse
+            scores such as a 0-10 rating, where ties are common).
     """
     if len(scores) != len(hits):
         raise ValueError(f"got {len(scores)} rerank scores for {len(hits)} hits")
@@ -50,7 +57,10 @@ def apply_rerank_scores(
         replace(hit, score=score, scores={**hit.scores, STAGE: value})
         for hit, score, value in zip(hits, final, raw, strict=True)
     ]
-    ranked.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
+    if ties == "input":
+        ranked.sort(key=lambda h: -h.score)  # stable: equal scores keep the order of ``hits``
+    else:
+        ranked.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
     return ranked[:top_k]
 
 

@@ -155,6 +155,52 @@ class HFLocalGenerator:
         if failure:
             raise BackendError(f"local generation failed: {_first_line(failure[0])}") from failure[0]
 
+    def choice_logprobs(
+        self, conversations: Sequence[Sequence[Message]], choices: Sequence[str], *, batch_size: int = 8
+    ) -> list[list[float]]:
+        """Log-probability of each of ``choices`` opening the reply to each conversation.
+
+        No text is generated: one forward pass per batch of conversations reads the
+        next-token distribution after the assistant prompt. A choice is scored by its
+        first token (``Yes`` and ``No`` are single tokens in common vocabularies).
+
+        Returns:
+            One row per conversation, one log-probability per choice.
+        """
+        import torch
+
+        model, tok = self._load()
+        token_ids = [self._first_token(tok, choice) for choice in choices]
+        rows: list[list[float]] = []
+        for start in range(0, len(conversations), batch_size):
+            prompts = [self._encode(c)["input_ids"][0] for c in conversations[start : start + batch_size]]
+            lengths = [len(p) for p in prompts]
+            pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+            input_ids = torch.full((len(prompts), max(lengths)), pad, dtype=torch.long, device=model.device)
+            mask = torch.zeros_like(input_ids)
+            for i, prompt in enumerate(prompts):  # right padding: positions stay 0..n-1 without position_ids
+                input_ids[i, : len(prompt)] = prompt
+                mask[i, : len(prompt)] = 1
+            last = sorted({n - 1 for n in lengths})  # only these positions' logits are computed
+            keep = torch.tensor(last, dtype=torch.long, device=model.device)
+            with self._gen_lock, torch.inference_mode():
+                try:
+                    logits = model(input_ids=input_ids, attention_mask=mask, logits_to_keep=keep).logits
+                except (RuntimeError, ValueError, TypeError) as exc:
+                    raise BackendError(f"local scoring failed: {_first_line(exc)}") from exc
+            column = {pos: j for j, pos in enumerate(last)}
+            for i, n in enumerate(lengths):
+                logprobs = torch.log_softmax(logits[i, column[n - 1]].float(), dim=-1)
+                rows.append([float(logprobs[t]) for t in token_ids])
+        return rows
+
+    @staticmethod
+    def _first_token(tok: Any, text: str) -> int:
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        if not ids:
+            raise InputError(f"choice {text!r} is empty in this model's tokens")
+        return int(ids[0])
+
     def _generation_kwargs(
         self, prompt_len: int, limit: int, stops: Sequence[str], cancel: threading.Event
     ) -> dict[str, Any]:
