@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -61,6 +61,32 @@ def apply_rerank_scores(
         ranked.sort(key=lambda h: -h.score)  # stable: equal scores keep the order of ``hits``
     else:
         ranked.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
+    return ranked[:top_k]
+
+
+def rerank_head(
+    hits: Sequence[ScoredChunk],
+    top_k: int,
+    score: Callable[[list[ScoredChunk]], Sequence[float]],
+    *,
+    depth: int | None = None,
+    blend: float = 0.0,
+    ties: Literal["chunk_id", "input"] = "chunk_id",
+) -> list[ScoredChunk]:
+    """Rerank the first ``depth`` hits with ``score`` and keep the rest, in their order, below them.
+
+    Only the head is scored (the expensive part); hits beyond ``depth`` (all when
+    None) follow it with their scores shifted below the lowest reranked score,
+    because callers (the eval harness, abstention) rank by score, not list order.
+    """
+    if not hits or top_k <= 0:
+        return []
+    cut = len(hits) if depth is None else depth
+    head, tail = list(hits[:cut]), list(hits[cut:])
+    ranked = apply_rerank_scores(head, score(head), len(head), blend=blend, ties=ties)
+    if tail and ranked:
+        shift = max(h.score for h in tail) - min(h.score for h in ranked) + 1.0
+        ranked += [replace(h, score=h.score - shift) for h in tail]
     return ranked[:top_k]
 
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from rag_app.backends.rerankers.bi_encoder import BiEncoderReranker
 from rag_app.backends.rerankers.cross_encoder import CrossEncoderReranker
-from rag_app.retrieval.rerank import EmbeddingCache, apply_rerank_scores, content_key
+from rag_app.retrieval.rerank import EmbeddingCache, apply_rerank_scores, content_key, rerank_head
 from rag_app.types import Chunk, ScoredChunk
 
 
@@ -163,3 +163,29 @@ def test_disk_cache_unwritable_folder_degrades_to_no_cache(tmp_path: Path) -> No
     reranker._model = fake = _HashingST()
     out = reranker.rerank("dogs", [hit("1", "dogs bark", 0.5)], 1)
     assert out[0].chunk.chunk_id == "1" and fake.document_calls == [["dogs bark"]]
+
+
+def test_rerank_head_scores_only_the_depth_and_keeps_the_rest_below() -> None:
+    hits = [hit(str(n), f"text {n}", 1.0 - n / 10) for n in range(6)]
+    seen: list[list[str]] = []
+
+    def score(head: list[ScoredChunk]) -> list[float]:
+        seen.append([h.chunk.chunk_id for h in head])
+        return [float(n) for n in range(len(head))]  # reverses the head
+
+    out = rerank_head(hits, 5, score, depth=3)
+    assert seen == [["0", "1", "2"]]  # only the head reaches the model
+    assert [h.chunk.chunk_id for h in out] == ["2", "1", "0", "3", "4"]
+    assert [h.score for h in out] == sorted((h.score for h in out), reverse=True)  # score order = list order
+    assert "rerank" not in out[3].scores and out[0].scores["rerank"] == 2.0
+    assert [h.chunk.chunk_id for h in rerank_head(hits, 6, score)] == ["5", "4", "3", "2", "1", "0"]
+    assert rerank_head([], 3, score) == [] and rerank_head(hits, 0, score) == []
+
+
+def test_bi_encoder_depth_limits_what_is_embedded() -> None:
+    reranker = BiEncoderReranker(BiEncoderReranker.Params(depth=2, disk_cache=False))
+    reranker._model = fake = _HashingST()
+    hits = [hit("1", "cats purr", 0.9), hit("2", "dogs bark loudly", 0.8), hit("3", "dogs bark", 0.7)]
+    out = reranker.rerank("why do dogs bark", hits, 3)
+    assert fake.document_calls == [["cats purr", "dogs bark loudly"]]
+    assert [h.chunk.chunk_id for h in out] == ["2", "1", "3"]

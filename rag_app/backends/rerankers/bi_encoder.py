@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag_app.errors import BackendError
 from rag_app.models import load_sentence_transformers
 from rag_app.retrieval.disk_cache import DiskEmbeddingCache, default_dir
-from rag_app.retrieval.rerank import EmbeddingCache, apply_rerank_scores, content_key
+from rag_app.retrieval.rerank import EmbeddingCache, content_key, rerank_head
 from rag_app.types import ScoredChunk
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,9 @@ class BiEncoderReranker:
         disk_cache: bool = Field(default=True, description="also keep chunk embeddings on disk, per model")
         cache_dir: str | None = Field(
             default=None, description="default: $RAG_EMBEDDING_CACHE or ~/.cache/rag_app/embeddings"
+        )
+        depth: int | None = Field(
+            default=None, gt=0, description="rescore only the best N candidates (None: all); the rest follow"
         )
         blend: float = Field(
             default=0.0, ge=0, le=1, description="weight of the previous stage's score (both min-max normalised)"
@@ -81,8 +84,10 @@ class BiEncoderReranker:
         return {**self._cache.info(), "documents_encoded": self.documents_encoded}
 
     def rerank(self, query: str, hits: Sequence[ScoredChunk], top_k: int) -> list[ScoredChunk]:
-        if not hits or top_k <= 0:
-            return []
+        p = self._params
+        return rerank_head(hits, top_k, lambda head: self._score(query, head), depth=p.depth, blend=p.blend)
+
+    def _score(self, query: str, hits: list[ScoredChunk]) -> list[float]:
         import numpy as np
 
         model = self._load()
@@ -112,8 +117,8 @@ class BiEncoderReranker:
             if self._disk is not None:
                 self._disk.put_many(dict(zip(missing, encoded, strict=True)))
         matrix = np.stack([vectors[key] for key in keys])
-        scores = (matrix @ query_vec).tolist()
-        return apply_rerank_scores(hits, scores, top_k, blend=self._params.blend)
+        scores: list[float] = (matrix @ query_vec).tolist()
+        return scores
 
     def _encode(self, fn: Any, texts: list[str], prompt: str | None) -> Any:
         kwargs: dict[str, Any] = {

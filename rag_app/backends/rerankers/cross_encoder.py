@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rag_app.errors import BackendError
 from rag_app.models import load_sentence_transformers
-from rag_app.retrieval.rerank import apply_rerank_scores
+from rag_app.retrieval.rerank import rerank_head
 from rag_app.types import ScoredChunk
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,9 @@ class CrossEncoderReranker:
         activation: Literal["sigmoid", "none"] = Field(
             default="sigmoid", description="sigmoid gives scores in (0, 1); none gives raw logits"
         )
+        depth: int | None = Field(
+            default=None, gt=0, description="rescore only the best N candidates (None: all); the rest follow"
+        )
         blend: float = Field(
             default=0.0, ge=0, le=1, description="weight of the previous stage's score (both min-max normalised)"
         )
@@ -61,8 +64,10 @@ class CrossEncoderReranker:
         self._lock = threading.Lock()
 
     def rerank(self, query: str, hits: Sequence[ScoredChunk], top_k: int) -> list[ScoredChunk]:
-        if not hits or top_k <= 0:
-            return []
+        p = self._params
+        return rerank_head(hits, top_k, lambda head: self._score(query, head), depth=p.depth, blend=p.blend)
+
+    def _score(self, query: str, hits: list[ScoredChunk]) -> list[float]:
         import torch
 
         model = self._load()
@@ -83,7 +88,8 @@ class CrossEncoderReranker:
                 f"cross-encoder {self._params.model!r} returns {raw.shape[-1]} labels per pair; "
                 "a reranker needs a model with a single relevance score (num_labels=1)"
             )
-        return apply_rerank_scores(hits, raw.tolist(), top_k, blend=self._params.blend)
+        scores: list[float] = raw.tolist()
+        return scores
 
     def _load(self) -> Any:
         with self._lock:

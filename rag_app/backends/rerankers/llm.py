@@ -31,7 +31,6 @@ import math
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -40,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag_app.errors import ConfigError
 from rag_app.generation.templates import PromptTemplate, load_task_template
 from rag_app.protocols import Generator
-from rag_app.retrieval.rerank import apply_rerank_scores
+from rag_app.retrieval.rerank import rerank_head
 from rag_app.types import Message, ScoredChunk
 
 logger = logging.getLogger(__name__)
@@ -108,18 +107,17 @@ class LLMReranker:
         self.pairs_scored = 0
 
     def rerank(self, query: str, hits: Sequence[ScoredChunk], top_k: int) -> list[ScoredChunk]:
-        if not hits or top_k <= 0:
-            return []
-        head, tail = list(hits[: self._params.depth]), list(hits[self._params.depth :])
+        ties: Literal["chunk_id", "input"] = "chunk_id" if self.method == "logprob" else "input"
+        return rerank_head(
+            hits, top_k, lambda head: self._score(query, head),
+            depth=self._params.depth, blend=self._params.blend, ties=ties,
+        )
+
+    def _score(self, query: str, head: list[ScoredChunk]) -> list[float]:
         conversations = [self._messages(query, hit.chunk.text) for hit in head]
-        if self.method == "logprob":
-            scores = self._logprob_scores(conversations)
-            ties: Literal["chunk_id", "input"] = "chunk_id"
-        else:
-            scores, ties = self._rated_scores(conversations), "input"
+        scores = self._logprob_scores(conversations) if self.method == "logprob" else self._rated_scores(conversations)
         self.pairs_scored += len(head)
-        ranked = apply_rerank_scores(head, scores, len(head), blend=self._params.blend, ties=ties)
-        return (ranked + _below(tail, min(h.score for h in ranked)))[:top_k]
+        return scores
 
     def _messages(self, query: str, text: str) -> list[Message]:
         passage = " ".join(text.split())
@@ -174,11 +172,3 @@ def _logsumexp(values: Sequence[float]) -> float:
     if top == -math.inf:
         return top
     return top + math.log(sum(math.exp(v - top) for v in values))
-
-
-def _below(tail: list[ScoredChunk], floor: float) -> list[ScoredChunk]:
-    """``tail`` in its order, scores shifted so the best of it sits 1.0 below ``floor``."""
-    if not tail:
-        return []
-    shift = max(h.score for h in tail) - floor + 1.0
-    return [replace(h, score=h.score - shift) for h in tail]
