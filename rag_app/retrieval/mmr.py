@@ -29,7 +29,7 @@ from typing import Any
 from rag_app.config import MMRConfig
 from rag_app.protocols import Embedder
 from rag_app.retrieval.fusion import min_max
-from rag_app.retrieval.rerank import EmbeddingCache, content_key
+from rag_app.retrieval.rerank import EmbeddingCache, embed_cached
 from rag_app.types import ScoredChunk
 
 STAGE = "mmr"
@@ -79,23 +79,11 @@ class MaximalMarginalRelevance:
         """Unit-length document vectors of ``texts`` (rows), from the cache or the embedder."""
         import numpy as np
 
-        keys = [content_key(t) for t in texts]
-        found: dict[bytes, Any] = {}
-        missing: dict[bytes, str] = {}
-        for key, text in zip(keys, texts, strict=True):
-            if key in found or key in missing:
-                continue
-            cached = self._cache.get(key)
-            if cached is None:
-                missing[key] = text
-            else:
-                found[key] = cached
-        if missing:
-            embedded: Any = np.asarray(self._embedder.embed_documents(list(missing.values())), dtype=np.float32)
-            norms = np.linalg.norm(embedded, axis=1, keepdims=True)
-            embedded = embedded / np.where(norms > 0, norms, 1.0)
-            self.documents_embedded += len(missing)
-            for key, vector in zip(missing, embedded, strict=True):
-                found[key] = vector
-                self._cache.put(key, vector)
-        return np.stack([found[key] for key in keys])
+        def embed(missing: list[str]) -> Any:
+            vectors = np.asarray(self._embedder.embed_documents(missing), dtype=np.float32)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            return vectors / np.where(norms > 0, norms, 1.0)
+
+        matrix, embedded = embed_cached(texts, embed, self._cache)
+        self.documents_embedded += embedded
+        return matrix

@@ -15,10 +15,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rag_app.retrieval.fusion import min_max
 from rag_app.types import ScoredChunk
+
+if TYPE_CHECKING:
+    from rag_app.retrieval.disk_cache import DiskEmbeddingCache
 
 STAGE = "rerank"
 
@@ -131,3 +134,44 @@ class EmbeddingCache:
         """``size``, ``max_entries``, ``hits``, ``misses`` (for logs and tests)."""
         with self._lock:
             return {"size": len(self._data), "max_entries": self.max_entries, "hits": self.hits, "misses": self.misses}
+
+
+def embed_cached(
+    texts: Sequence[str],
+    embed: Callable[[list[str]], Any],
+    cache: EmbeddingCache,
+    disk: DiskEmbeddingCache | None = None,
+) -> tuple[Any, int]:
+    """The vectors of ``texts`` as matrix rows, each distinct text embedded at most once.
+
+    Looks in ``cache`` (memory), then ``disk``, and calls ``embed`` (texts -> 2-D
+    array) for the rest, storing them in both. Returns the matrix and how many
+    texts ``embed`` received.
+    """
+    import numpy as np
+
+    keys = [content_key(t) for t in texts]
+    found: dict[bytes, Any] = {}
+    missing: dict[bytes, str] = {}
+    for key, text in zip(keys, texts, strict=True):
+        if key in found or key in missing:
+            continue
+        cached = cache.get(key)
+        if cached is None:
+            missing[key] = text
+        else:
+            found[key] = cached
+    if missing and disk is not None:
+        for key, vector in disk.get_many(missing).items():
+            found[key] = vector
+            cache.put(key, vector)
+            del missing[key]
+    if missing:
+        embedded = embed(list(missing.values()))
+        fresh = dict(zip(missing, embedded, strict=True))
+        for key, vector in fresh.items():
+            found[key] = vector
+            cache.put(key, vector)
+        if disk is not None:
+            disk.put_many(fresh)
+    return np.stack([found[key] for key in keys]), len(missing)

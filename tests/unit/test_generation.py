@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,8 @@ from rag_app.generation import (
 )
 from rag_app.generation.prompt import render_sources
 from rag_app.protocols import Generator
-from rag_app.types import Chunk, GenerationResult, Message, ScoredChunk
+from rag_app.types import Chunk, Message, ScoredChunk
+from tests.support.fake_generator import CannedGenerator
 
 
 def hit(n: int, text: str | None = None, score: float | None = None, **meta: object) -> ScoredChunk:
@@ -200,41 +201,15 @@ def test_missing_template_file_is_a_config_error(tmp_path: Path) -> None:
 # --- condense & abstain -------------------------------------------------------------------------
 
 
-class ScriptedGenerator:
-    """A tiny Generator test double: replies with a fixed text and records the calls."""
-
-    def __init__(self, reply: str) -> None:
-        self.reply = reply
-        self.calls: list[list[Message]] = []
-
-    @property
-    def name(self) -> str:
-        return "scripted"
-
-    def generate(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
-    ) -> GenerationResult:
-        self.calls.append(list(messages))
-        return GenerationResult(self.reply)
-
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
-    ) -> Iterator[str]:
-        yield self.generate(messages).text
-
-    def count_tokens(self, text: str) -> int:
-        return words(text)
-
-
 def test_condense_passthrough_on_empty_history() -> None:
-    gen = ScriptedGenerator("unused")
+    gen = CannedGenerator("unused")
     assert isinstance(gen, Generator)
     assert condense_question("What is LoRA?", [], gen) == "What is LoRA?"
     assert gen.calls == []
 
 
 def test_condense_uses_the_generator_with_history() -> None:
-    gen = ScriptedGenerator('\n"Standalone question: How is QLoRA different from LoRA?"\nextra')
+    gen = CannedGenerator('\n"Standalone question: How is QLoRA different from LoRA?"\nextra')
     history = [Message("user", "What is LoRA?"), Message("assistant", "Low-rank adaptation [1].")]
     assert condense_question("How is the Q version different?", history, gen) == (
         "How is QLoRA different from LoRA?"
@@ -245,7 +220,7 @@ def test_condense_uses_the_generator_with_history() -> None:
 
 def test_condense_keeps_question_when_model_returns_nothing() -> None:
     history = [Message("user", "hi")]
-    assert condense_question("and then?", history, ScriptedGenerator("  \n ")) == "and then?"
+    assert condense_question("and then?", history, CannedGenerator("  \n ")) == "and then?"
 
 
 def test_should_abstain() -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from rag_app.errors import ConfigError
 from rag_app.pipeline import Pipeline, build_pipeline
 from rag_app.protocols import Generator, Reranker
 from rag_app.types import Chunk, GenerationResult, Message, ScoredChunk
+from tests.support.fake_generator import CannedGenerator
 
 MakeConfig = Callable[..., PipelineConfig]
 
@@ -28,34 +28,18 @@ PASSAGES = {
 }
 
 
-class RatingGenerator:
+class RatingGenerator(CannedGenerator):
     """Replies to a relevance prompt with the canned reply of the passage inside it."""
 
     def __init__(self, replies: dict[str, str]) -> None:
+        super().__init__(self._rate, name="rating")
         self.replies = replies
-        self.calls: list[str] = []
-        self._lock = threading.Lock()
+        self.rated: list[str] = []
 
-    @property
-    def name(self) -> str:
-        return "rating"
-
-    def generate(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
-    ) -> GenerationResult:
-        prompt = messages[-1].content
+    def _rate(self, prompt: str) -> str:
         key = next(k for k, text in PASSAGES.items() if text in prompt)
-        with self._lock:
-            self.calls.append(key)
-        return GenerationResult(self.replies[key])
-
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
-    ) -> Iterator[str]:
-        yield self.generate(messages).text
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
+        self.rated.append(key)
+        return self.replies[key]
 
 
 class YesNoGenerator(RatingGenerator):
@@ -151,7 +135,7 @@ def test_unparseable_reply_scores_lowest_with_a_warning(caplog: pytest.LogCaptur
 def test_only_depth_hits_are_scored_and_the_rest_follow_in_order() -> None:
     gen = RatingGenerator({"att": "1", "lora": "8", "bm25": "9", "misc": "9"})
     out = reranker(gen, depth=2).rerank("q", hits("att", "lora", "bm25", "misc"), 4)
-    assert sorted(gen.calls) == ["att", "lora"]
+    assert sorted(gen.rated) == ["att", "lora"]
     assert keys(out) == ["lora", "att", "bm25", "misc"]
     assert [h.score for h in out] == sorted((h.score for h in out), reverse=True)  # score order == list order
     assert out[2].score == pytest.approx(0.0) and out[3].score == pytest.approx(-0.25)  # 1.0 below the lowest
@@ -162,7 +146,7 @@ def test_only_depth_hits_are_scored_and_the_rest_follow_in_order() -> None:
 def test_ratings_are_requested_concurrently_up_to_batch_size() -> None:
     gen = RatingGenerator({k: str(i) for i, k in enumerate(PASSAGES)})
     out = reranker(gen, batch_size=4).rerank("q", hits(*PASSAGES), 4)
-    assert keys(out) == ["misc", "bm25", "lora", "att"] and sorted(gen.calls) == sorted(PASSAGES)
+    assert keys(out) == ["misc", "bm25", "lora", "att"] and sorted(gen.rated) == sorted(PASSAGES)
 
 
 # --- logprob method ---------------------------------------------------------------------------------
@@ -176,7 +160,7 @@ def test_logprob_method_scores_p_yes_in_batches() -> None:
     out = rr.rerank("what does LoRA learn?", hits("att", "lora", "bm25", "misc"), 4)
     assert keys(out) == ["lora", "bm25", "att", "misc"]
     assert [h.scores["rerank"] for h in out] == pytest.approx([0.9, 0.6, 0.2, 0.1])
-    assert gen.batches == [3, 1] and gen.calls == []  # no text generated
+    assert gen.batches == [3, 1] and gen.rated == []  # no text generated
 
 
 def test_blend_mixes_in_the_previous_score() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,38 +16,10 @@ from rag_app.protocols import Generator, Retriever
 from rag_app.retrieval.fusion import reciprocal_rank_fusion
 from rag_app.retrieval.transforms import QueryTransform, parse_queries
 from rag_app.types import Filter, GenerationResult, Message, ScoredChunk
+from tests.support.fake_generator import CannedGenerator
 
 MakeConfig = Callable[..., PipelineConfig]
 QUESTION = "how expensive is attention for long inputs?"
-
-
-class CannedGenerator:
-    """A Generator that answers every prompt with ``reply(prompt)`` and records the prompts."""
-
-    def __init__(self, reply: str | Callable[[str], str]) -> None:
-        self._reply = reply
-        self.prompts: list[str] = []
-        self.max_tokens: list[int | None] = []
-
-    @property
-    def name(self) -> str:
-        return "canned"
-
-    def generate(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
-    ) -> GenerationResult:
-        prompt = "\n".join(m.content for m in messages)
-        self.prompts.append(prompt)
-        self.max_tokens.append(max_tokens)
-        return GenerationResult(self._reply(prompt) if callable(self._reply) else self._reply)
-
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
-    ) -> Iterator[str]:
-        yield self.generate(messages, max_tokens=max_tokens).text
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
 
 
 class FailingGenerator(CannedGenerator):

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag_app.errors import BackendError
 from rag_app.models import load_sentence_transformers
 from rag_app.retrieval.disk_cache import DiskEmbeddingCache, default_dir
-from rag_app.retrieval.rerank import EmbeddingCache, content_key, rerank_head
+from rag_app.retrieval.rerank import EmbeddingCache, embed_cached, rerank_head
 from rag_app.types import ScoredChunk
 
 logger = logging.getLogger(__name__)
@@ -88,35 +88,16 @@ class BiEncoderReranker:
         return rerank_head(hits, top_k, lambda head: self._score(query, head), depth=p.depth, blend=p.blend)
 
     def _score(self, query: str, hits: list[ScoredChunk]) -> list[float]:
-        import numpy as np
 
         model = self._load()
         query_vec = self._encode(model.encode_query, [query], self._params.query_prompt)[0]
-        keys = [content_key(hit.chunk.text) for hit in hits]
-        vectors: dict[bytes, Any] = {}
-        missing: dict[bytes, str] = {}
-        for key, hit in zip(keys, hits, strict=True):
-            if key in vectors or key in missing:
-                continue
-            cached = self._cache.get(key)
-            if cached is None:
-                missing[key] = hit.chunk.text
-            else:
-                vectors[key] = cached
-        if missing and self._disk is not None:
-            for key, vector in self._disk.get_many(missing).items():
-                vectors[key] = vector
-                self._cache.put(key, vector)
-                del missing[key]
-        if missing:
-            encoded = self._encode(model.encode_document, list(missing.values()), self._params.document_prompt)
-            self.documents_encoded += len(missing)
-            for key, vector in zip(missing, encoded, strict=True):
-                vectors[key] = vector
-                self._cache.put(key, vector)
-            if self._disk is not None:
-                self._disk.put_many(dict(zip(missing, encoded, strict=True)))
-        matrix = np.stack([vectors[key] for key in keys])
+        matrix, embedded = embed_cached(
+            [hit.chunk.text for hit in hits],
+            lambda texts: self._encode(model.encode_document, texts, self._params.document_prompt),
+            self._cache,
+            self._disk,
+        )
+        self.documents_encoded += embedded
         scores: list[float] = (matrix @ query_vec).tolist()
         return scores
 
