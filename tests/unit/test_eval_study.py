@@ -85,11 +85,20 @@ def test_shipped_ablation_study_builds_every_pipeline() -> None:
     study_path = REPO / "eval" / "suites" / "retrieval-ablation.yaml"
     study = load_study(study_path)
     labels = []
-    for name in study.suites:
+    for name in [*study.suites, "scifact.yaml", "handbook.yaml"]:
         suite = load_suite(study_path.parent / name)
         for spec in suite.pipelines:
             config = resolve_pipeline(suite, spec)
             build_pipeline(config).close()
             labels.append(f"{suite.name}/{spec.label}")
+            # a row's label says which first stage it measures; a base config must not change that
+            kinds = sorted(r.type for r in config.retrieval.retrievers)
+            first_stage = spec.label.split("-passages")[0]
+            expected = {
+                "dense": ["dense"], "minilm-dense": ["dense"], "fast": ["dense"], "local": ["bm25", "dense"],
+                "bm25": ["bm25"], "milvus-bm25": ["milvus_bm25"],
+            }
+            wanted = ["bm25", "dense"] if first_stage.startswith("hybrid") else expected[first_stage]
+            assert kinds == wanted, (suite.name, spec.label, kinds)
     assert "ablation-scifact/hybrid-weighted" in labels and "ablation-handbook/hybrid-weighted" in labels
     assert load_config(REPO / "pipelines" / "local.yaml").retrieval.fusion.method == "weighted"
