@@ -13,10 +13,11 @@ from rag_app import registry
 from rag_app.backends.rerankers.llm import ChoiceScorer, LLMReranker, parse_rating, yes_probability
 from rag_app.config import PipelineConfig
 from rag_app.errors import ConfigError
-from rag_app.pipeline import Pipeline, build_pipeline
+from rag_app.pipeline import build_pipeline
 from rag_app.protocols import Generator, Reranker
 from rag_app.types import Chunk, GenerationResult, Message, ScoredChunk
 from tests.support.fake_generator import CannedGenerator
+from tests.support.pipelines import replaced
 
 MakeConfig = Callable[..., PipelineConfig]
 
@@ -236,15 +237,6 @@ def test_in_the_pipeline_after_fusion(make_config: MakeConfig, docs_dir: Path) -
             return out
 
     gen = ByText({})
-    pipeline = Pipeline(
-        base.config,
-        chunker=base.chunker,
-        embedder=base.embedder,
-        store=base.store,
-        retrievers=base.retrievers,
-        template=base.template,
-        generator=gen,
-        reranker=reranker(gen),
-    )
+    pipeline = replaced(base, generator=gen, reranker=reranker(gen))
     top = pipeline.search("how does attention scale with sequence length?", top_k=2)
     assert "LoRA" in top[0].chunk.text and top[0].scores.keys() >= {"dense", "rerank"}

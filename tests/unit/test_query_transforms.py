@@ -17,6 +17,7 @@ from rag_app.retrieval.fusion import reciprocal_rank_fusion
 from rag_app.retrieval.transforms import QueryTransform, parse_queries
 from rag_app.types import Filter, GenerationResult, Message, ScoredChunk
 from tests.support.fake_generator import CannedGenerator
+from tests.support.pipelines import replaced
 
 MakeConfig = Callable[..., PipelineConfig]
 QUESTION = "how expensive is attention for long inputs?"
@@ -52,16 +53,7 @@ def transform(kind: str = "multi_query", **params: object) -> QueryTransformConf
 
 def with_transform(base: Pipeline, config: QueryTransformConfig, generator: Generator) -> Pipeline:
     """``base`` (ingested, real components) with a query transform driven by ``generator``."""
-    return Pipeline(
-        base.config,
-        chunker=base.chunker,
-        embedder=base.embedder,
-        store=base.store,
-        retrievers=base.retrievers,
-        template=base.template,
-        generator=generator,
-        query_transform=QueryTransform(config, generator),
-    )
+    return replaced(base, generator=generator, query_transform=QueryTransform(config, generator))
 
 
 @pytest.fixture
