@@ -158,7 +158,7 @@ def summary_table(data: dict[str, Any]) -> Table:
     header = ["dataset", "pipeline", *(MetricName.parse(k).display for k in columns), "p50 ms", "p95 ms"]
     rows = [
         [
-            f"{row['dataset']} ({row['queries']} q)",
+            _group(row),
             row["pipeline"],
             *(_fmt(row["metrics"][k]) for k in columns),
             f"{row['p50_ms']:.1f}",
@@ -198,18 +198,21 @@ def summary_doc(data: dict[str, Any], folder: Path, image: str | None) -> Doc:
 def write_summary_plot(data: dict[str, Any], path: Path) -> None:
     """Grouped bars of the first column per dataset, and p95 latency (log scale) beside them."""
     metric = data["columns"][0]
-    datasets = list(dict.fromkeys(row["dataset"] for row in data["rows"]))
+    # one group per suite (two suites may share a dataset, e.g. all queries and a sample)
+    datasets = list(dict.fromkeys(_group(row) for row in data["rows"]))
     pipelines = list(dict.fromkeys(row["pipeline"] for row in data["rows"]))
-    by_key = {(row["dataset"], row["pipeline"]): row for row in data["rows"]}
-    fig = figure_class()(figsize=(11, 4.4), dpi=100)
+    by_key = {(_group(row), row["pipeline"]): row for row in data["rows"]}
+    colours = figure_colours(len(pipelines))
+    fig = figure_class()(figsize=(12, 4.6), dpi=100)
     fig.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.2, wspace=0.25)
     quality, latency = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     width = 0.8 / max(len(pipelines), 1)
     for i, label in enumerate(pipelines):
         xs = [d + (i - (len(pipelines) - 1) / 2) * width for d in range(len(datasets))]
         rows = [by_key.get((d, label)) for d in datasets]
-        quality.bar(xs, [r["metrics"][metric] or 0.0 if r else 0.0 for r in rows], width, label=label)
-        latency.bar(xs, [max(r["p95_ms"], 0.01) if r else 0.0 for r in rows], width, label=label)
+        colour = colours[i]
+        quality.bar(xs, [r["metrics"][metric] or 0.0 if r else 0.0 for r in rows], width, label=label, color=colour)
+        latency.bar(xs, [max(r["p95_ms"], 0.01) if r else 0.0 for r in rows], width, label=label, color=colour)
     for ax, title in ((quality, MetricName.parse(metric).display), (latency, "p95 retrieval latency (ms)")):
         ax.set_xticks(range(len(datasets)), datasets)
         ax.set_title(title, fontsize=10)
@@ -233,6 +236,18 @@ def format_summary(data: dict[str, Any]) -> str:
             )
         )
     return "\n".join(lines)
+
+
+def _group(row: dict[str, Any]) -> str:
+    return f"{row['dataset']} ({row['queries']} q)"
+
+
+def figure_colours(n: int) -> list[Any]:
+    """``n`` distinct colours (tab20 holds 20; beyond that they repeat)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"]
+    return [cmap(i % 20) for i in range(n)]
 
 
 def _fmt(value: float | None) -> str:
