@@ -92,6 +92,12 @@ BACKENDS = [
         lambda c: {"uri": str(c.shared_dir / "x.db"), "collection": c.collection},
         requires=_needs_module("pymilvus", "milvus"),
     ),
+    # The same, with the analysed text field, sparse field and BM25 function (milvus_bm25).
+    StoreBackend(
+        "milvus-lite-fulltext", "milvus",
+        lambda c: {"uri": str(c.shared_dir / "x.db"), "collection": c.collection, "full_text": True},
+        requires=_needs_module("pymilvus", "milvus"),
+    ),
     StoreBackend(
         "milvus-server", "milvus", lambda c: {"uri": c.server, "collection": c.collection},
         requires=_needs_module("pymilvus", "milvus"), server="milvus_server_uri", remote=True,
@@ -212,7 +218,7 @@ def store_factory(
         address = request.getfixturevalue(backend.server)
         if address.startswith("skip:"):
             pytest.skip(f"{backend.id}: {address[5:]}")
-    if backend.id == "milvus-lite":
+    if backend.id.startswith("milvus-lite") and not backend.server:
         request.getfixturevalue("milvus_lite_keeper")
     factory = StoreFactory(backend, StoreContext(tmp_path, store_shared_dir, server=address))
     yield factory
