@@ -31,9 +31,7 @@ def condense_messages(
     """The messages asking a model to rewrite ``question`` as a standalone question."""
     tpl = template or load_template(CONDENSE_TEMPLATE)
     fields = {"history": format_history(history), "question": question.strip(), "sources": ""}
-    messages = [Message("system", tpl.system.format(**fields))] if tpl.system else []
-    messages.append(Message("user", tpl.user.format(**fields)))
-    return messages
+    return tpl.messages(fields)
 
 
 def condense_question(

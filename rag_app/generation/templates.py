@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag_app.errors import ConfigError
+from rag_app.types import Message
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 DEFAULT_TEMPLATE = "grounded"
@@ -41,6 +42,11 @@ class PromptTemplate:
     system: str
     user: str
     source: str = DEFAULT_SOURCE
+
+    def messages(self, fields: Mapping[str, str]) -> list[Message]:
+        """The ``system`` (when the template has one) and ``user`` messages, filled with ``fields``."""
+        head = [Message("system", self.system.format(**fields))] if self.system else []
+        return [*head, Message("user", self.user.format(**fields))]
 
 
 # Shipped prompts that are not answer templates (so not offered as `answer.template`).

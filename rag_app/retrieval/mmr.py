@@ -29,7 +29,7 @@ from typing import Any
 from rag_app.config import MMRConfig
 from rag_app.protocols import Embedder
 from rag_app.retrieval.fusion import min_max
-from rag_app.retrieval.rerank import EmbeddingCache, embed_cached
+from rag_app.retrieval.rerank import LRUCache, embed_cached
 from rag_app.types import ScoredChunk
 
 STAGE = "mmr"
@@ -41,7 +41,7 @@ class MaximalMarginalRelevance:
     def __init__(self, config: MMRConfig, embedder: Embedder) -> None:
         self.config = config
         self._embedder = embedder
-        self._cache = EmbeddingCache(config.cache_size)
+        self._cache = LRUCache(config.cache_size)
         self.documents_embedded = 0
 
     def pool_size(self, top_k: int) -> int:

@@ -4,8 +4,8 @@ A reranker scores each ``(query, chunk)`` pair with a stronger model; this
 module turns those scores into the stage's output, the same way for every
 backend: the ``top_k`` hits sorted by score (ties by ``chunk_id``), each
 hit's ``score`` replaced and its earlier per-stage ``scores`` kept, plus
-``scores["rerank"]``. It also holds the content-hash embedding cache used by
-the bi-encoder reranker.
+``scores["rerank"]``. It also holds the LRU cache and the cached-embedding
+lookup shared by the bi-encoder reranker, MMR and the query transforms.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -98,17 +98,17 @@ def content_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
-class EmbeddingCache:
-    """A thread-safe LRU map from content hash to embedding (bounded by entry count)."""
+class LRUCache:
+    """A thread-safe LRU map bounded by entry count (chunk embeddings by content hash, expanded queries)."""
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._data: OrderedDict[bytes, Any] = OrderedDict()
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: bytes) -> Any | None:
+    def get(self, key: Hashable) -> Any | None:
         with self._lock:
             value = self._data.get(key)
             if value is None:
@@ -118,7 +118,7 @@ class EmbeddingCache:
             self.hits += 1
             return value
 
-    def put(self, key: bytes, value: Any) -> None:
+    def put(self, key: Hashable, value: Any) -> None:
         if self.max_entries <= 0:
             return
         with self._lock:
@@ -139,7 +139,7 @@ class EmbeddingCache:
 def embed_cached(
     texts: Sequence[str],
     embed: Callable[[list[str]], Any],
-    cache: EmbeddingCache,
+    cache: LRUCache,
     disk: DiskEmbeddingCache | None = None,
 ) -> tuple[Any, int]:
     """The vectors of ``texts`` as matrix rows, each distinct text embedded at most once.

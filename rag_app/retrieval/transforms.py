@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
 from rag_app.config import HydeParams, MultiQueryParams, QueryTransformConfig
 from rag_app.errors import ConfigError
-from rag_app.generation.templates import PromptTemplate, load_task_template
+from rag_app.generation.templates import load_task_template
 from rag_app.protocols import Generator
-from rag_app.types import Message
+from rag_app.retrieval.rerank import LRUCache
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +51,7 @@ class QueryTransform:
         self._template = load_task_template(
             self.params.template, fields, required=("question",), base_dir=base_dir
         )
-        self._cache: OrderedDict[str, tuple[str, ...]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = LRUCache(config.cache_size)
         self.generations = 0
 
     @property
@@ -63,7 +60,7 @@ class QueryTransform:
 
     def expand(self, query: str) -> list[str]:
         """The queries to retrieve with: the original (unless dropped) and the generated ones, deduplicated."""
-        cached = self._cached(query)
+        cached: tuple[str, ...] | None = self._cache.get(query)
         if cached is not None:
             return list(cached)
         try:
@@ -78,7 +75,7 @@ class QueryTransform:
             logger.warning("query transform %s produced no usable text; retrieving with the original query", self.kind)
             return [query]
         queries = _dedupe([query, *generated] if self.params.include_original else generated)
-        self._store(query, tuple(queries))
+        self._cache.put(query, tuple(queries))
         return queries
 
     def _generate(self, query: str) -> list[str]:
@@ -86,27 +83,11 @@ class QueryTransform:
         fields = {"question": query.strip()}
         if isinstance(self.params, MultiQueryParams):
             fields["n"] = str(self.params.n)
-        reply = self._generator.generate(render(self._template, fields), max_tokens=self.params.max_tokens).text
+        reply = self._generator.generate(self._template.messages(fields), max_tokens=self.params.max_tokens).text
         if isinstance(self.params, MultiQueryParams):
             return parse_queries(reply, query, self.params.n)
         passage = " ".join(reply.split())
         return [passage] if passage else []
-
-    def _cached(self, query: str) -> tuple[str, ...] | None:
-        with self._lock:
-            found = self._cache.get(query)
-            if found is not None:
-                self._cache.move_to_end(query)
-            return found
-
-    def _store(self, query: str, queries: tuple[str, ...]) -> None:
-        if self.config.cache_size <= 0:
-            return
-        with self._lock:
-            self._cache[query] = queries
-            self._cache.move_to_end(query)
-            while len(self._cache) > self.config.cache_size:
-                self._cache.popitem(last=False)
 
 
 def build_query_transform(
@@ -120,13 +101,6 @@ def build_query_transform(
             f"retrieval.query_transform {config.type!r} needs a generator; add a `generator:` block to the config"
         )
     return QueryTransform(config, generator, base_dir=base_dir)
-
-
-def render(template: PromptTemplate, fields: dict[str, str]) -> list[Message]:
-    """The chat messages of a task template filled with ``fields``."""
-    messages = [Message("system", template.system.format(**fields))] if template.system else []
-    messages.append(Message("user", template.user.format(**fields)))
-    return messages
 
 
 def parse_queries(reply: str, original: str, n: int) -> list[str]:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from rag_app.backends.rerankers.bi_encoder import BiEncoderReranker
 from rag_app.backends.rerankers.cross_encoder import CrossEncoderReranker
-from rag_app.retrieval.rerank import EmbeddingCache, apply_rerank_scores, content_key, rerank_head
+from rag_app.retrieval.rerank import LRUCache, apply_rerank_scores, content_key, rerank_head
 from rag_app.types import Chunk, ScoredChunk
 
 
@@ -69,7 +69,7 @@ def test_blend_mixes_normalised_scores() -> None:
 
 
 def test_embedding_cache_is_a_bounded_lru() -> None:
-    cache = EmbeddingCache(2)
+    cache = LRUCache(2)
     k1, k2, k3 = (content_key(t) for t in ("one", "two", "three"))
     cache.put(k1, 1)
     cache.put(k2, 2)
@@ -77,7 +77,7 @@ def test_embedding_cache_is_a_bounded_lru() -> None:
     cache.put(k3, 3)  # evicts k2
     assert cache.get(k2) is None and cache.get(k1) == 1 and cache.get(k3) == 3
     assert cache.info() == {"size": 2, "max_entries": 2, "hits": 3, "misses": 1}
-    disabled = EmbeddingCache(0)
+    disabled = LRUCache(0)
     disabled.put(k1, 1)
     assert len(disabled) == 0
 

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag_app.errors import BackendError
 from rag_app.models import load_sentence_transformers
 from rag_app.retrieval.disk_cache import DiskEmbeddingCache, default_dir
-from rag_app.retrieval.rerank import EmbeddingCache, embed_cached, rerank_head
+from rag_app.retrieval.rerank import LRUCache, embed_cached, rerank_head
 from rag_app.types import ScoredChunk
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class BiEncoderReranker:
         self._base_dir = base_dir
         self._model: Any = None
         self._lock = threading.Lock()
-        self._cache = EmbeddingCache(params.cache_size)
+        self._cache = LRUCache(params.cache_size)
         self._disk: DiskEmbeddingCache | None = None
         if params.disk_cache:
             folder = Path(os.path.expanduser(params.cache_dir)) if params.cache_dir else default_dir()

@@ -124,10 +124,7 @@ class LLMReranker:
         if len(passage) > self._params.max_passage_chars:
             passage = passage[: self._params.max_passage_chars].rsplit(" ", 1)[0] + " …"
         fields = {"question": query.strip(), "passage": passage}
-        tpl = self._template
-        messages = [Message("system", tpl.system.format(**fields))] if tpl.system else []
-        messages.append(Message("user", tpl.user.format(**fields)))
-        return messages
+        return self._template.messages(fields)
 
     def _logprob_scores(self, conversations: list[list[Message]]) -> list[float]:
         assert isinstance(self._generator, ChoiceScorer)
