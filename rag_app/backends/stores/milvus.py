@@ -307,7 +307,7 @@ class MilvusStore:
     def _ranked(self, field: str, query: object, params: dict[str, Any], expr: str, top_k: int) -> list[ScoredChunk]:
         """One search on ``field``, ranked like every store (ties by chunk id, exactly ``top_k``)."""
         client = self._require_open()
-        metric = "BM25" if field == rows.SPARSE_FIELD else self._params.metric
+        metric = params["metric_type"]
         limit = min(top_k + 16, common.MAX_TOP_K)
         while True:
             hits = self._call(
