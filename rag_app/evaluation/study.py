@@ -25,13 +25,13 @@ from pydantic import Field, ValidationError, field_validator
 
 from rag_app.config import expand_env, first_problem, read_yaml
 from rag_app.errors import ConfigError
-from rag_app.evaluation.harness import EvalResult, run_eval
+from rag_app.evaluation.harness import EvalResult, run_loaded
 from rag_app.evaluation.metrics import MetricName
 from rag_app.evaluation.plots import figure_class
 from rag_app.evaluation.provenance import machine
 from rag_app.evaluation.render import Bullets, Doc, Heading, Image, Para, Table, to_html, to_markdown
 from rag_app.evaluation.report import new_report_dir
-from rag_app.evaluation.suite import _LABEL, _Strict
+from rag_app.evaluation.suite import _LABEL, _Strict, load_suite
 
 DEFAULT_COLUMNS = ["ndcg@10", "recall@100", "mrr@10"]
 
@@ -83,25 +83,27 @@ def run_study(
         The summary folder, the summary data (``summary.json``) and each suite's result.
     """
     study = load_study(path)
-    suite_paths = [(path.parent / s).resolve() for s in study.suites]
-    missing = [str(p) for p in suite_paths if not p.is_file()]
-    if missing:
-        raise ConfigError(f"{path}: suite file not found: {missing[0]}")
+    # Every suite is validated before the first one runs: a typo in the last must not
+    # surface after the others have spent their minutes.
+    suites = [load_suite((path.parent / name).resolve()) for name in study.suites]
     started = dt.datetime.now(dt.UTC)
-    results = [
-        run_eval(
-            suite_path,
-            reports_dir=reports_dir,
-            cache_dir=cache_dir,
-            fail_under=fail_under,
-            labels=[x for x in labels if _has_label(suite_path, x)] if labels else (),
-            limit=limit,
-            command=command,
-            plots=plots,
+    results = []
+    for suite in suites:
+        wanted = [x for x in labels if any(p.label == x for p in suite.pipelines)]
+        if labels and not wanted:
+            continue
+        results.append(
+            run_loaded(
+                suite,
+                reports_dir=reports_dir,
+                cache_dir=cache_dir,
+                fail_under=fail_under,
+                labels=wanted,
+                limit=limit,
+                command=command,
+                plots=plots,
+            )
         )
-        for suite_path in suite_paths
-        if not labels or any(_has_label(suite_path, x) for x in labels)
-    ]
     if not results:
         raise ConfigError(f"no suite of study {study.name!r} has a pipeline labelled {', '.join(labels)}")
     folder = new_report_dir(reports_dir, study.name, started)
@@ -115,11 +117,6 @@ def run_study(
     (folder / "summary.md").write_text(to_markdown(doc), encoding="utf-8")
     (folder / "summary.html").write_text(to_html(doc), encoding="utf-8")
     return folder, data, results
-
-
-def _has_label(suite_path: Path, label: str) -> bool:
-    data = read_yaml(suite_path, what="suite", examples="eval/suites/")
-    return any(isinstance(p, dict) and p.get("label") == label for p in (data or {}).get("pipelines", []))
 
 
 def summary_data(

@@ -102,3 +102,12 @@ def test_shipped_ablation_study_builds_every_pipeline() -> None:
             assert kinds == wanted, (suite.name, spec.label, kinds)
     assert "ablation-scifact/hybrid-weighted" in labels and "ablation-handbook/hybrid-weighted" in labels
     assert load_config(REPO / "pipelines" / "local.yaml").retrieval.fusion.method == "weighted"
+
+
+def test_a_bad_later_suite_fails_before_any_suite_runs(tmp_path: Path, docs_dir: Path) -> None:
+    study = write_study(tmp_path, docs_dir)
+    (tmp_path / "two.yaml").write_text((tmp_path / "two.yaml").read_text().replace("label:", "lable:"))
+    result = run_eval(tmp_path, study)
+    assert result.exit_code == 2, result.output
+    assert "two.yaml" in result.output and "unknown key" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())
