@@ -199,8 +199,8 @@ def write_summary_plot(data: dict[str, Any], path: Path) -> None:
     datasets = list(dict.fromkeys(_group(row) for row in data["rows"]))
     pipelines = list(dict.fromkeys(row["pipeline"] for row in data["rows"]))
     by_key = {(_group(row), row["pipeline"]): row for row in data["rows"]}
-    colours = figure_colours(len(pipelines))
-    fig = figure_class()(figsize=(12, 4.6), dpi=100)
+    fig = figure_class()(figsize=(12, 4.6), dpi=100)  # a missing matplotlib fails here, in one line
+    colours = _colours(len(pipelines))
     fig.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.2, wspace=0.25)
     quality, latency = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     width = 0.8 / max(len(pipelines), 1)
@@ -239,7 +239,7 @@ def _group(row: dict[str, Any]) -> str:
     return f"{row['dataset']} ({row['queries']} q)"
 
 
-def figure_colours(n: int) -> list[Any]:
+def _colours(n: int) -> list[Any]:
     """``n`` distinct colours (tab20 holds 20; beyond that they repeat)."""
     from matplotlib import colormaps
 

@@ -12,8 +12,8 @@ installed (see ``rag_app.packaged_mpnet``), so it works offline. Queries go
 through ``encode_query`` and chunks through ``encode_document``. Chunk
 embeddings are cached by SHA-256 of the text in a bounded in-memory LRU and,
 unless ``disk_cache: false``, in a SQLite file per model under ``cache_dir``
-(``$RAG_EMBEDDING_CACHE`` or ``~/.cache/rag_app/embeddings``), so a chunk is embedded once per model, not
-once per process. At 768 dimensions (float32) each entry costs ~3 KB.
+(``$RAG_EMBEDDING_CACHE`` or ``~/.cache/rag_app/embeddings``), so a chunk is
+embedded once per model, not once per process. At 768 dimensions (float32) each entry costs ~3 KB.
 """
 
 from __future__ import annotations
@@ -88,7 +88,6 @@ class BiEncoderReranker:
         return rerank_head(hits, top_k, lambda head: self._score(query, head), depth=p.depth, blend=p.blend)
 
     def _score(self, query: str, hits: list[ScoredChunk]) -> list[float]:
-
         model = self._load()
         query_vec = self._encode(model.encode_query, [query], self._params.query_prompt)[0]
         matrix, embedded = embed_cached(
