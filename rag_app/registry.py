@@ -53,6 +53,7 @@ REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
     "generator": {
         "hf_local": (f"{_B}.generators.hf_local:HFLocalGenerator", "hf"),
         "openai": (f"{_B}.generators.openai:OpenAIGenerator", "openai"),
+        "llama_cpp": (f"{_B}.generators.llama_cpp:LlamaCppGenerator", "llama"),
     },
     "store": {
         "milvus": (f"{_B}.stores.milvus:MilvusStore", "milvus"),
