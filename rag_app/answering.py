@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rag_app.config import AnswerConfig
-from rag_app.generation.abstain import ABSTAIN_MESSAGE, should_abstain
+from rag_app.generation.abstain import ABSTAIN_MESSAGE, answerable_probability, is_refusal, should_abstain
 from rag_app.generation.citations import parse_citations
 from rag_app.generation.condense import condense_question
 from rag_app.generation.prompt import build_messages, source_location
+from rag_app.generation.support import check_citations
 from rag_app.generation.templates import PromptTemplate
 from rag_app.protocols import Generator
 from rag_app.types import Answer, Filter, Message, ScoredChunk
@@ -39,19 +40,27 @@ class AnswerStream:
     _started: float = field(default_factory=time.perf_counter)
 
     def __iter__(self) -> Iterator[str]:
+        if self.answer is not None:  # already consumed: iterating again yields nothing, changes nothing
+            return
         collected: list[str] = []
         first: float | None = None
         for piece in self._pieces:
-            if first is None:
+            if first is None and piece:
                 first = time.perf_counter()
             collected.append(piece)
             yield piece
         self.answer = self._finish("".join(collected), first)
 
     def result(self) -> Answer:
-        """Consume the rest of the stream and return the final answer."""
-        for _ in self:
-            pass
+        """Consume the rest of the stream (if any) and return the final answer.
+
+        Safe after a full iteration: the answer is finished exactly once, from the
+        text that was streamed, so callers that print pieces and then ask for the
+        result get the same citations, timings and text.
+        """
+        if self.answer is None:
+            for _ in self:
+                pass
         assert self.answer is not None
         return self.answer
 
@@ -67,8 +76,13 @@ def start_answer(
     template: PromptTemplate,
     config: AnswerConfig,
     hosted: bool,
+    dense: bool = False,
 ) -> AnswerStream:
-    """Retrieve and prepare the prompt; generation starts when the stream is iterated."""
+    """Retrieve, prepare the prompt and decide whether to answer; generation starts when iterated.
+
+    ``dense`` says whether the pipeline retrieves densely (the retrieval floor then
+    reads dense similarities only, see ``rag_app.generation.abstain``).
+    """
     t0 = time.perf_counter()
     condense = config.condense_history if config.condense_history is not None else hosted
     standalone = condense_question(question, history, generator) if condense and history else question
@@ -79,13 +93,8 @@ def start_answer(
     if condense and history:
         timings["condense"] = t_condense - t0
 
-    if should_abstain(hits, config.min_score):
-
-        def finish_abstain(text: str, first: float | None) -> Answer:
-            timings["total"] = time.perf_counter() - t0
-            return Answer(text=text, sources=[], abstained=True, timings=timings)
-
-        return AnswerStream(question, standalone, [], True, iter([ABSTAIN_MESSAGE]), finish_abstain)
+    if should_abstain(hits, config.min_score, dense=dense):
+        return _abstention(question, standalone, [], "no_hits" if not hits else "min_score", timings, t0, None)
 
     messages, used = build_messages(
         standalone,
@@ -94,21 +103,70 @@ def start_answer(
         template=template,
         count_tokens=generator.count_tokens,
         context_budget_tokens=config.context_budget_tokens,
+        excerpt_tokens=config.excerpt_tokens,
     )
+    answerable: float | None = None
+    if config.judge is not None:
+        t_judge = time.perf_counter()
+        answerable = answerable_probability(generator, messages, config.judge.cue)
+        timings["judge"] = time.perf_counter() - t_judge
+        if answerable < config.judge.threshold:
+            return _abstention(question, standalone, used, "judge", timings, t0, answerable)
     prompt_tokens = sum(generator.count_tokens(m.content) for m in messages)
     t_prompt = time.perf_counter()
 
     def finish(text: str, first: float | None) -> Answer:
         end = time.perf_counter()
-        clean, citations, invalid = parse_citations(text, used)
+        answer = checked_answer(text, used, config)
         timings["first_token"] = (first or end) - t_prompt
         timings["generate"] = end - t_prompt
         timings["total"] = end - t0
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": generator.count_tokens(text)}
-        return Answer(clean, citations, used, invalid, False, timings, usage)
+        answer.timings = timings
+        answer.usage = {"prompt_tokens": prompt_tokens, "completion_tokens": generator.count_tokens(text)}
+        answer.answerable = answerable
+        return answer
 
     pieces = generator.stream(messages, max_tokens=config.max_tokens)
     return AnswerStream(question, standalone, used, False, pieces, finish)
+
+
+def checked_answer(text: str, sources: Sequence[ScoredChunk], config: AnswerConfig) -> Answer:
+    """The answer for generated ``text``: citations resolved and checked, refusals recognised."""
+    clean, citations, invalid = parse_citations(text, sources)
+    answer = Answer(clean, citations, list(sources), invalid)
+    check = config.citations
+    if check.check:
+        result = check_citations(clean, sources, min_overlap=check.min_overlap, attach=check.attach)
+        _, cited, _ = parse_citations(result.text, sources)
+        answer.text = result.text
+        answer.citations = [
+            replace(c, supported=c.number in result.supported, added=c.number in result.added) for c in cited
+        ]
+        answer.claims = result.claims
+        answer.unsupported_citations = result.unsupported
+    if is_refusal(answer.text) and not any(c.supported for c in answer.citations):
+        answer.abstained, answer.abstain_reason = True, "model"
+    return answer
+
+
+def _abstention(
+    question: str,
+    standalone: str,
+    sources: list[ScoredChunk],
+    reason: str,
+    timings: dict[str, float],
+    t0: float,
+    answerable: float | None,
+) -> AnswerStream:
+    """A stream that says "not in your documents" without generating."""
+
+    def finish(text: str, first: float | None) -> Answer:
+        timings["total"] = time.perf_counter() - t0
+        return Answer(
+            text, sources=sources, abstained=True, timings=timings, abstain_reason=reason, answerable=answerable
+        )
+
+    return AnswerStream(question, standalone, sources, True, iter([ABSTAIN_MESSAGE]), finish)
 
 
 def answer_dict(answer: Answer) -> dict[str, Any]:
@@ -116,11 +174,25 @@ def answer_dict(answer: Answer) -> dict[str, Any]:
     return {
         "answer": answer.text,
         "abstained": answer.abstained,
+        "abstain_reason": answer.abstain_reason,
+        "answerable": answer.answerable,
         "citations": [
-            {"number": c.number, "chunk_id": c.chunk.chunk_id, "source": c.chunk.source, "score": c.score}
+            {
+                "number": c.number,
+                "chunk_id": c.chunk.chunk_id,
+                "source": c.chunk.source,
+                "score": c.score,
+                "supported": c.supported,
+                "added": c.added,
+            }
             for c in answer.citations
         ],
         "invalid_citations": answer.invalid_citations,
+        "unsupported_citations": answer.unsupported_citations,
+        "claims": [
+            {"text": c.text, "citations": c.citations, "supported": c.supported, "support": c.support}
+            for c in answer.claims
+        ],
         "sources": [
             {
                 "number": i,

@@ -155,12 +155,40 @@ class RetrievalConfig(_Strict):
     mmr: MMRConfig | None = Field(default=None, description="diversify the final candidates, e.g. {lambda_mult: 0.7}")
 
 
+class JudgeConfig(_Strict):
+    """``answer.judge``: the generator decides whether the sources answer the question."""
+
+    threshold: float = Field(
+        default=0.5, ge=0, le=1, description="abstain when P(the sources answer it) is below this"
+    )
+    cue: str = Field(
+        default="Do the sources above contain the answer to the question? Answer Yes or No.",
+        min_length=1,
+        description="the yes/no question appended to the answer prompt",
+    )
+
+
+class CitationCheckConfig(_Strict):
+    """``answer.citations``: checking each cited sentence against its source."""
+
+    check: bool = Field(default=True, description="drop citations whose source does not support the sentence")
+    min_overlap: float = Field(
+        default=0.5, ge=0, le=1, description="share of a sentence's content words its source must contain"
+    )
+    attach: bool = Field(
+        default=True, description="cite the best supporting source for a sentence left without a citation"
+    )
+
+
 class AnswerConfig(_Strict):
     """How answers are produced from retrieved chunks."""
 
     template: str = Field(default="grounded", description="a shipped template name or a path to a template file")
     context_budget_tokens: int | None = Field(
         default=1200, gt=0, description="most prompt tokens for sources; lowest-ranked whole chunks are dropped"
+    )
+    excerpt_tokens: int | None = Field(
+        default=None, gt=0, description="show each source as its best-matching sentences, at most this many tokens"
     )
     min_score: float | None = Field(
         default=None, description="abstain when the best retrieval score is below this (retriever's scale)"
@@ -169,6 +197,10 @@ class AnswerConfig(_Strict):
     condense_history: bool | None = Field(
         default=None, description="rewrite follow-ups as standalone questions; None = on for hosted generators"
     )
+    judge: JudgeConfig | None = Field(
+        default=None, description="ask the generator whether the sources answer the question, e.g. {threshold: 0.5}"
+    )
+    citations: CitationCheckConfig = Field(default_factory=CitationCheckConfig)
 
 
 class PipelineConfig(_Strict):

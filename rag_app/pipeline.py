@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 # Fingerprint keys that matter when querying (the chunker only matters when ingesting).
 _QUERY_KEYS = ("embedder", "dimension", "normalized")
+# Generators that run in this process (follow-ups are not condensed by default with them).
+_LOCAL_GENERATORS = frozenset({"hf_local", "llama_cpp"})
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,8 @@ class Pipeline:
             generator=self.generator,
             template=self.template,
             config=self.config.answer,
-            hosted=self.config.generator is not None and self.config.generator.type != "hf_local",
+            hosted=self.config.generator is not None and self.config.generator.type not in _LOCAL_GENERATORS,
+            dense=any(spec.type == "dense" for spec in self.config.retrieval.retrievers),
         )
 
     def answer(

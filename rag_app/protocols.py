@@ -158,3 +158,14 @@ class IndexListener(Protocol):
     def size(self) -> int:
         """Number of chunks it holds (compared with the store to detect drift)."""
         ...
+
+
+@runtime_checkable
+class ChoiceScorer(Protocol):
+    """A generator that can score the first token of a reply without generating it."""
+
+    def choice_logprobs(
+        self, conversations: Sequence[Sequence[Message]], choices: Sequence[str], *, batch_size: int = 8
+    ) -> list[list[float]]:
+        """Log-probability of each of ``choices`` opening the reply, one row per conversation."""
+        ...

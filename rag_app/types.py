@@ -96,11 +96,32 @@ class Message:
 
 @dataclass(frozen=True)
 class Citation:
-    """A ``[n]`` marker in an answer, resolved to the chunk it points at."""
+    """A ``[n]`` marker in an answer, resolved to the chunk it points at.
+
+    ``supported`` is the citation check's verdict on the sentences that cite this
+    source (None when no check ran); ``added`` marks a citation the check attached
+    to an uncited sentence that this source supports.
+    """
 
     number: int
     chunk: Chunk
     score: float
+    supported: bool | None = None
+    added: bool = False
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of an answer, the source numbers it cites and whether they support it.
+
+    ``supported`` is None for sentences that state nothing checkable (too short,
+    no content words) and for uncited sentences no source supports.
+    """
+
+    text: str
+    citations: list[int]
+    supported: bool | None
+    support: float = 0.0
 
 
 @dataclass
@@ -112,9 +133,16 @@ class Answer:
         citations: Valid ``[n]`` markers in order of first appearance.
         sources: Every chunk placed in the prompt, numbered from 1.
         invalid_citations: Numbers the model cited that were not given to it.
-        abstained: True when nothing relevant was retrieved and no generation ran.
+        abstained: True when the answer is "not in your documents" (see ``abstain_reason``).
         timings: Seconds per stage, e.g. ``retrieve``, ``first_token``, ``generate``, ``total``.
         usage: Token counts, e.g. ``prompt_tokens``, ``completion_tokens``.
+        claims: The answer's sentences with their checked citations (empty when unchecked).
+        unsupported_citations: Source numbers cited for a sentence they do not support
+            (removed from ``text``).
+        abstain_reason: ``no_hits``, ``min_score`` (retrieval below the floor), ``judge``
+            (the generator judged the sources not to answer it) or ``model`` (the model
+            itself replied that the sources do not say); None when it answered.
+        answerable: The judge's P(the sources answer the question), when a judge ran.
     """
 
     text: str
@@ -124,6 +152,10 @@ class Answer:
     abstained: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
+    unsupported_citations: list[int] = field(default_factory=list)
+    abstain_reason: str | None = None
+    answerable: float | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,16 @@ def _print_sources(answer: Answer) -> None:
         typer.echo(f"{mark}[{i}] {source_location(hit)}  (score {hit.score:.3f})")
     if answer.invalid_citations:
         typer.echo(f"  note: removed citations to sources that were not given: {answer.invalid_citations}")
+    if answer.unsupported_citations:
+        typer.echo(
+            f"  note: removed citations whose source does not support the sentence: {answer.unsupported_citations}"
+        )
+    added = [c.number for c in answer.citations if c.added]
+    if added:
+        typer.echo(f"  note: cited the supporting source for uncited sentences: {added}")
+    unsupported = [c.text for c in answer.claims if c.supported is False]
+    for claim in unsupported:
+        typer.echo(f"  unsupported by any source: {claim}")
     t = answer.timings
     typer.echo(
         f"  retrieval {t.get('retrieve', 0) * 1000:.0f} ms, first token {t.get('first_token', 0):.2f} s, "

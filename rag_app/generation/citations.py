@@ -9,7 +9,7 @@ from rag_app.types import Citation, ScoredChunk
 
 # [3]  [1, 2]  [1,2;4]  [2-4]  [2–4]
 _NUM = r"\d{1,3}(?:\s*[-–]\s*\d{1,3})?"  # 4+ digits (years) are not citations
-_MARKER = re.compile(rf"\[\s*({_NUM}(?:\s*[,;]\s*{_NUM})*)\s*\]")
+MARKER = re.compile(rf"\[\s*({_NUM}(?:\s*[,;]\s*{_NUM})*)\s*\]")
 _PART = re.compile(r"(\d{1,3})(?:\s*[-–]\s*(\d{1,3}))?")
 _MAX_RANGE = 50  # a wider "range" is not a citation ([1-200] stays text)
 _DROPPED = "\x00"
@@ -31,6 +31,11 @@ def _numbers(group: str) -> list[int] | None:
             return None
         out.extend(range(a, b + 1))
     return out
+
+
+def marker_numbers(match: re.Match[str]) -> list[int] | None:
+    """The source numbers of one ``MARKER`` match (ranges expanded); None if it is not a citation."""
+    return _numbers(match.group(1))
 
 
 def parse_citations(text: str, sources: Sequence[ScoredChunk]) -> tuple[str, list[Citation], list[int]]:
@@ -58,7 +63,7 @@ def parse_citations(text: str, sources: Sequence[ScoredChunk]) -> tuple[str, lis
             return _DROPPED
         return "[" + ", ".join(str(n) for n in dict.fromkeys(good)) + "]"
 
-    marked = _MARKER.sub(replace, text.replace(_DROPPED, ""))
+    marked = MARKER.sub(replace, text.replace(_DROPPED, ""))
     clean = _GAP.sub(lambda m: _close_gap(marked, m), marked) if _DROPPED in marked else marked
     citations = [Citation(n, sources[n - 1].chunk, sources[n - 1].score) for n in seen]
     return clean, citations, list(invalid)

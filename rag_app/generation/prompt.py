@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+from rag_app.generation.excerpts import excerpt_texts
 from rag_app.generation.templates import DEFAULT_TEMPLATE, PromptTemplate, load_template
 from rag_app.types import Message, ScoredChunk
 
@@ -90,6 +92,7 @@ def build_messages(
     template: PromptTemplate | None = None,
     count_tokens: Callable[[str], int],
     context_budget_tokens: int | None,
+    excerpt_tokens: int | None = None,
 ) -> tuple[list[Message], list[ScoredChunk]]:
     """Build the chat messages for a grounded answer.
 
@@ -100,13 +103,21 @@ def build_messages(
         template: The prompt shape; the shipped ``grounded`` template when None.
         count_tokens: The generator's token counter (``Generator.count_tokens``).
         context_budget_tokens: Most tokens the sources block may take; None for no limit.
+        excerpt_tokens: Cut each source to its sentences that best match the question,
+            at most this many tokens (see ``excerpts``); None keeps whole chunks.
 
     Returns:
-        ``(messages, used)``: ``used[i]`` is source number ``i + 1`` in the prompt.
+        ``(messages, used)``: ``used[i]`` is source number ``i + 1`` in the prompt (whole chunks,
+        also when the prompt shows excerpts of them).
     """
     tpl = template or load_template(DEFAULT_TEMPLATE)
-    used = fit_sources(sources, tpl, count_tokens, context_budget_tokens)
-    fields = {"sources": render_sources(used, tpl), "question": question.strip(), "history": ""}
+    shown = list(sources)
+    if excerpt_tokens is not None:
+        texts = excerpt_texts(question, [h.chunk.text for h in shown], excerpt_tokens, count_tokens)
+        shown = [replace(h, chunk=replace(h.chunk, text=t)) for h, t in zip(shown, texts, strict=True)]
+    prompt_hits = fit_sources(shown, tpl, count_tokens, context_budget_tokens)
+    used = list(sources[: len(prompt_hits)])
+    fields = {"sources": render_sources(prompt_hits, tpl), "question": question.strip(), "history": ""}
     messages: list[Message] = []
     if tpl.system:
         messages.append(Message("system", tpl.system.format(**fields)))

@@ -74,21 +74,46 @@ def render_answer(answer: Answer, *, key: str, show_chunks: bool = False) -> Non
     """The final answer of one turn (after streaming), with everything needed to check it."""
     if answer.abstained:
         st.info(answer.text, title="No answer in your documents", icon=":material/search_off:")
+        reason = _ABSTAIN_REASONS.get(answer.abstain_reason or "")
+        if reason:
+            st.caption(f":material/info: {reason}")
     else:
         st.markdown(badge_markers(answer.text))
         _render_chips(answer, key)
-        if answer.invalid_citations:
-            cited = ", ".join(f"[{n}]" for n in answer.invalid_citations)
-            st.warning(
-                f"The model cited {cited}, but it was given only {len(answer.sources)} source(s); "
-                "removed from the answer.",
-                icon=":material/report:",
-            )
-        if not answer.citations:
-            st.caption(":material/info: This answer cites no source: check it against the retrieved chunks.")
+        _render_checks(answer)
     st.caption(f":material/timer: {timings_line(answer.timings)}")
     if show_chunks:
         _render_sources(answer.sources, key)
+
+
+_ABSTAIN_REASONS = {
+    "no_hits": "Nothing was retrieved for this question.",
+    "min_score": "No retrieved passage was similar enough to the question (answer.min_score).",
+    "judge": "The retrieved passages were judged not to answer this question (answer.judge).",
+    "model": "The model found no answer in the retrieved passages.",
+}
+
+
+def _render_checks(answer: Answer) -> None:
+    """What the citation check found: removed, unsupported and uncited claims."""
+    if answer.invalid_citations:
+        cited = ", ".join(f"[{n}]" for n in answer.invalid_citations)
+        st.warning(
+            f"The model cited {cited}, but it was given only {len(answer.sources)} source(s); "
+            "removed from the answer.",
+            icon=":material/report:",
+        )
+    if answer.unsupported_citations:
+        cited = ", ".join(f"[{n}]" for n in answer.unsupported_citations)
+        st.warning(
+            f"Removed {cited}: the cited source does not support the sentence.", icon=":material/report:"
+        )
+    unsupported = [c.text for c in answer.claims if c.supported is False]
+    if unsupported:
+        lines = "\n".join(f"- {prepare(text)}" for text in unsupported)
+        st.warning(f"Not supported by any source, check before relying on it:\n{lines}", icon=":material/warning:")
+    if not answer.citations:
+        st.caption(":material/info: This answer cites no source: check it against the retrieved chunks.")
 
 
 def _render_chips(answer: Answer, key: str) -> None:
@@ -98,9 +123,15 @@ def _render_chips(answer: Answer, key: str) -> None:
     with st.container(horizontal=True, gap="small"):
         for citation in answer.citations:
             label = f"[{citation.number}] {file_name(citation.chunk)}"
+            if citation.supported:
+                label += " ✓"
             hit = retrieved.get(citation.chunk.chunk_id) or ScoredChunk(citation.chunk, citation.score)
             tip = source_location(hit)
             with st.popover(label, icon=":material/description:", help=tip, key=f"{key}-cite-{citation.number}"):
+                claims = [c.text for c in answer.claims if citation.number in c.citations]
+                if claims:
+                    verdict = "cited by the checker for" if citation.added else "supports"
+                    st.caption(f"{verdict}: " + " ".join(f"“{escape_math(c)}”" for c in claims))
                 render_chunk(hit)
 
 

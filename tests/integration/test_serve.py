@@ -78,7 +78,12 @@ def test_streaming_chat_completion(client: openai.OpenAI) -> None:
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert "quadratically" in text and len(chunks) > 3
     assert chunks[-1].choices[0].finish_reason == "stop"
-    assert chunks[-1].model_extra["rag"]["sources"]
+    rag = chunks[-1].model_extra["rag"]
+    assert rag["sources"]
+    # the last chunk carries the answer that was streamed, finished once (not re-run on empty text)
+    assert rag["answer"] == text.replace(" Also [7].", " Also.").strip()
+    assert [c["number"] for c in rag["citations"]] == [1] and rag["invalid_citations"] == [7]
+    assert rag["timings"]["first_token"] < rag["timings"]["total"]
 
 
 def test_history_is_passed_through(client: openai.OpenAI, stub: OpenAIStub) -> None:

@@ -35,10 +35,11 @@ def test_answer_is_rendered_with_citation_chip_sources_and_timings(ui_env: UiEnv
     answer = assistant.markdown[0].value
     assert answer == "Attention grows quadratically :blue-badge[1]."
     (chip,) = popovers(at)
-    assert chip.proto.popover.label == "[1] attention.md"
+    assert chip.proto.popover.label == "[1] attention.md ✓"  # the check found the claim in source 1
     chip_text = texts(chip.markdown)
     assert "attention.md" in chip_text and "quadratically with sequence length" in chip_text
     assert "score" in texts(chip.caption)
+    assert "supports: “Attention grows quadratically.”" in texts(chip.caption)
     timings = texts(assistant.caption)
     assert "retrieval" in timings and "first token" in timings and "total" in timings
     assert not at.error and not at.warning
@@ -65,6 +66,16 @@ def test_invalid_citation_is_flagged_and_removed(ui_env: UiEnv, ask: Ask) -> Non
     assert at.chat_message[1].markdown[0].value == "Attention is quadratic :blue-badge[1]."
     (warning,) = at.warning
     assert "[7]" in warning.value and "removed" in warning.value
+
+
+def test_unsupported_citation_is_removed_and_the_claim_flagged(ui_env: UiEnv, ask: Ask) -> None:
+    ui_env.generator.pieces = ["Attention grows quadratically [1]. ", "LoRA was invented in 1850 by pirates [1]."]
+    at = ask(ui_env.app().run(), QUESTION)
+    answer = at.chat_message[1].markdown[0].value
+    assert answer == "Attention grows quadratically :blue-badge[1]. LoRA was invented in 1850 by pirates."
+    removed, flagged = at.warning
+    assert "Removed [1]" in removed.value and "does not support" in removed.value
+    assert "Not supported by any source" in flagged.value and "1850 by pirates" in flagged.value
 
 
 def test_abstention_looks_different_and_skips_generation(ui_env: UiEnv, ask: Ask) -> None:
@@ -102,9 +113,10 @@ def test_document_filter_restricts_retrieval(ui_env: UiEnv, ask: Ask, monkeypatc
     picker = at.sidebar.multiselect(key="only_documents")
     lora = next(o for o in picker.options if o.endswith("lora.md"))
     picker.select(lora).run()
+    ui_env.generator.pieces = ["LoRA freezes the pretrained weights [1]."]
     at = ask(at, QUESTION)
     (chip,) = popovers(at)
-    assert chip.proto.popover.label == "[1] lora.md"
+    assert chip.proto.popover.label == "[1] lora.md ✓"
 
 
 def test_switching_config_uses_the_other_pipeline_and_shows_a_friendly_error(ui_env: UiEnv, ask: Ask) -> None:

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from rag_app import registry
-from rag_app.backends.rerankers.llm import ChoiceScorer, LLMReranker, parse_rating, yes_probability
+from rag_app.backends.rerankers.llm import LLMReranker, parse_rating
 from rag_app.config import PipelineConfig
 from rag_app.errors import ConfigError
+from rag_app.generation.yes_no import yes_probability
 from rag_app.pipeline import build_pipeline
-from rag_app.protocols import Generator, Reranker
+from rag_app.protocols import ChoiceScorer, Generator, Reranker
 from rag_app.types import Chunk, GenerationResult, Message, ScoredChunk
 from tests.support.fake_generator import CannedGenerator
 from tests.support.pipelines import replaced

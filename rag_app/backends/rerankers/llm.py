@@ -27,36 +27,26 @@ sorting by score keeps that order. The generator is the pipeline's own
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag_app.errors import ConfigError
 from rag_app.generation.templates import PromptTemplate, load_task_template
-from rag_app.protocols import Generator
+from rag_app.generation.yes_no import CHOICES, yes_share
+from rag_app.protocols import ChoiceScorer, Generator
 from rag_app.retrieval.rerank import rerank_head
 from rag_app.types import Message, ScoredChunk
 
 logger = logging.getLogger(__name__)
 
 _TEMPLATES = {"logprob": "relevance_yes_no", "score": "relevance_score"}
-_YES, _NO = ("Yes", "yes"), ("No", "no")
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)")
 MAX_RATING = 10.0
-
-
-@runtime_checkable
-class ChoiceScorer(Protocol):
-    """A generator that can score the first token of a reply without generating it."""
-
-    def choice_logprobs(
-        self, conversations: Sequence[Sequence[Message]], choices: Sequence[str], *, batch_size: int = 8
-    ) -> list[list[float]]: ...
 
 
 class LLMReranker:
@@ -128,8 +118,8 @@ class LLMReranker:
 
     def _logprob_scores(self, conversations: list[list[Message]]) -> list[float]:
         assert isinstance(self._generator, ChoiceScorer)
-        rows = self._generator.choice_logprobs(conversations, [*_YES, *_NO], batch_size=self._params.batch_size)
-        return [yes_probability(row[: len(_YES)], row[len(_YES) :]) for row in rows]
+        rows = self._generator.choice_logprobs(conversations, CHOICES, batch_size=self._params.batch_size)
+        return [yes_share(row) for row in rows]
 
     def _rated_scores(self, conversations: list[list[Message]]) -> list[float]:
         def rate(messages: list[Message]) -> float:
@@ -147,14 +137,6 @@ class LLMReranker:
             return list(pool.map(rate, conversations))
 
 
-def yes_probability(yes_logprobs: Sequence[float], no_logprobs: Sequence[float]) -> float:
-    """``P(yes) / (P(yes) + P(no))`` from the log-probabilities of the spellings of each answer."""
-    yes, no = _logsumexp(yes_logprobs), _logsumexp(no_logprobs)
-    if yes == no == -math.inf:
-        return 0.5
-    return 1.0 / (1.0 + math.exp(min(no - yes, 700.0)))
-
-
 def parse_rating(reply: str) -> float | None:
     """The first number in ``reply`` when it lies in 0-10 (``"8"``, ``"Score: 7/10"``, ``"**9.5**"``), else None."""
     match = _NUMBER.search(reply)
@@ -162,10 +144,3 @@ def parse_rating(reply: str) -> float | None:
         return None
     value = float(match.group(1))
     return value if 0.0 <= value <= MAX_RATING else None
-
-
-def _logsumexp(values: Sequence[float]) -> float:
-    top = max(values)
-    if top == -math.inf:
-        return top
-    return top + math.log(sum(math.exp(v - top) for v in values))

@@ -1,0 +1,82 @@
+"""What a person reads from `rag ask` and `rag chat` when the answer is streamed.
+
+The generator is the `openai` backend against a local OpenAI-protocol stub on
+127.0.0.1 that streams its reply word by word, so the CLI prints real pieces
+and then finishes the answer from exactly the text it printed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+pytest.importorskip("openai")
+pytest.importorskip("fastapi")
+
+from rag_app.cli import app
+from tests.conftest import fast_config_dict
+from tests.support.openai_stub import OpenAIStub
+
+runner = CliRunner()
+QUESTION = "How does attention scale with sequence length?"
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[OpenAIStub]:
+    with OpenAIStub() as server:
+        yield server
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, docs_dir: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> Path:
+    stub.reset()
+    stub.behaviour.reply = "Self-attention cost grows quadratically with sequence length [1] [7]."
+    monkeypatch.setenv("RAG_TEST_STUB_KEY", stub.api_key)
+    data = fast_config_dict(tmp_path / "state")
+    data["generator"] = {"type": "openai", "params": {
+        "model": "stub-chat", "base_url": stub.base_url, "api_key_env": "RAG_TEST_STUB_KEY", "max_retries": 0}}
+    data["answer"] = {"min_score": 0.05, "condense_history": False}
+    path = tmp_path / "cli.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = runner.invoke(app, ["ingest", "-c", str(path), str(docs_dir)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_ask_prints_the_streamed_answer_then_marks_the_cited_source(config_file: Path) -> None:
+    result = runner.invoke(app, ["ask", "-c", str(config_file), QUESTION])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Self-attention cost grows quadratically with sequence length [1] [7]."  # as streamed
+    cited = [line for line in lines if line.startswith("*[")]
+    assert cited == [next(line for line in lines if "attention.md" in line)]  # the cited source is starred
+    assert cited[0].startswith("*[1] attention.md")
+    assert "removed citations to sources that were not given: [7]" in result.stdout
+    timing = result.stderr.strip().splitlines()[-1]
+    first = float(timing.split("first token ")[1].split(" s")[0])
+    total = float(timing.split("total ")[1].split(" s")[0])
+    assert 0 < first <= total  # first token measured when it came, not at the end
+
+
+def test_ask_json_shows_the_same_checked_answer(config_file: Path) -> None:
+    result = runner.invoke(app, ["ask", "-c", str(config_file), QUESTION, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["answer"] == "Self-attention cost grows quadratically with sequence length [1]."
+    assert [c["number"] for c in data["citations"]] == [1] and data["citations"][0]["supported"] is True
+    assert data["invalid_citations"] == [7] and not data["abstained"]
+    assert data["claims"][0]["supported"] is True
+
+
+def test_chat_sends_the_streamed_answer_as_history(config_file: Path, stub: OpenAIStub) -> None:
+    result = runner.invoke(app, ["chat", "-c", str(config_file)], input=f"{QUESTION}\nAnd LoRA?\n\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("*[1] attention.md") == 1  # first turn's citation marked
+    second = stub.requests[-1]["body"]["messages"]
+    assistant = [m["content"] for m in second if m["role"] == "assistant"]
+    assert assistant == ["Self-attention cost grows quadratically with sequence length [1]."]

@@ -1,0 +1,226 @@
+"""Citation support checking, abstention signals and the answer stream (no models)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+import pytest
+
+from rag_app.answering import AnswerStream, checked_answer, start_answer
+from rag_app.config import AnswerConfig, CitationCheckConfig, JudgeConfig
+from rag_app.generation.abstain import (
+    ABSTAIN_MESSAGE,
+    answerable_probability,
+    best_relevance,
+    is_refusal,
+    judge_messages,
+    should_abstain,
+)
+from rag_app.generation.support import check_citations, split_claims, support
+from rag_app.generation.templates import load_template
+from rag_app.protocols import ChoiceScorer
+from rag_app.types import Chunk, Message, ScoredChunk
+from tests.support.fake_generator import CannedGenerator
+
+BPE = "GPT-2 uses a byte-level BPE vocabulary of 50,257 tokens."
+LORA = "LoRA freezes the pretrained weights and adds trainable low-rank matrices A and B to each layer."
+
+
+def source(n: int, text: str, **scores: float) -> ScoredChunk:
+    return ScoredChunk(Chunk(f"d{n}:0", f"d{n}", f"d{n}.md", text), 1.0 - n / 10, dict(scores))
+
+
+SOURCES = [source(1, BPE), source(2, LORA)]
+
+
+# --- support of one claim by one source ---------------------------------------------------------
+
+
+def test_a_corrupted_number_is_not_supported_whatever_else_matches() -> None:
+    assert support("GPT-2 has a vocabulary of 5027 tokens", BPE).missing_numbers == ("5027",)
+    assert support("GPT-2 has a vocabulary of 50257 tokens", BPE).missing_numbers == ()
+    assert support("GPT-2's vocabulary has 50,257 tokens", BPE).passes(0.5)
+
+
+def test_overlap_counts_stemmed_content_words_only() -> None:
+    assert support("LoRA freezes the pretrained weights.", LORA).overlap == 1.0
+    assert support("LoRA freezing pretrained weight", LORA).overlap == 1.0  # stems, not spellings
+    assert support("Dropout randomly zeroes activations during training", LORA).overlap < 0.2
+
+
+def test_sentences_split_with_trailing_markers_kept() -> None:
+    text = "First fact. [1] Second fact [2].\n- third item\n\nLast one?"
+    assert [text[a:b] for a, b in split_claims(text)] == ["First fact. [1]", "Second fact [2].", "- third item",
+                                                          "Last one?"]
+
+
+# --- checking a whole answer --------------------------------------------------------------------
+
+
+def test_an_unsupported_citation_is_removed_and_the_supporting_source_attached() -> None:
+    checked = check_citations("GPT-2 has 50,257 byte-level tokens [2].", SOURCES, min_overlap=0.5, attach=True)
+    assert checked.text == "GPT-2 has 50,257 byte-level tokens [1]."
+    assert checked.unsupported == [2] and checked.added == {1}
+    assert checked.claims[0].supported is True and checked.claims[0].citations == [1]
+
+
+def test_without_attach_the_claim_is_left_uncited_and_flagged() -> None:
+    checked = check_citations("GPT-2 has 5027 byte-level tokens [1].", SOURCES, min_overlap=0.5, attach=True)
+    assert checked.text == "GPT-2 has 5027 byte-level tokens."  # no source has 5027: nothing attached
+    assert checked.claims[0].supported is False and checked.unsupported == [1]
+    plain = check_citations("LoRA adds trainable low-rank matrices.", SOURCES, min_overlap=0.5, attach=False)
+    assert plain.text == "LoRA adds trainable low-rank matrices." and plain.claims[0].supported is None
+
+
+def test_supported_citations_are_kept_in_place_and_untouched_text_is_byte_identical() -> None:
+    text = "LoRA freezes the pretrained weights [2] and GPT-2 has 50,257 tokens [1].\n\nHere is why:"
+    checked = check_citations(text, SOURCES, min_overlap=0.5, attach=True)
+    assert checked.text == text and checked.unsupported == [] and checked.supported == {1, 2}
+
+
+def test_checked_answer_marks_citations_and_reports_refusals() -> None:
+    config = AnswerConfig()
+    answer = checked_answer("LoRA freezes pretrained weights [2]. Invented claim about pirates [1].", SOURCES, config)
+    assert [(c.number, c.supported) for c in answer.citations] == [(2, True)]
+    assert answer.unsupported_citations == [1] and not answer.abstained
+    refusal = checked_answer("The sources do not contain the answer to this question.", SOURCES, config)
+    assert refusal.abstained and refusal.abstain_reason == "model"
+    off = checked_answer("Invented claim about pirates [1].", SOURCES, AnswerConfig(citations=CitationCheckConfig(
+        check=False)))
+    assert [c.number for c in off.citations] == [1] and off.citations[0].supported is None
+
+
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [
+        ("The sources do not mention the learning rate used for GPT-4.", True),
+        ("I don't know.", True),
+        ("This information is not provided in the sources.", True),
+        ("LoRA freezes the pretrained weights [2].", False),
+        ("Dropout does not change the model at inference time [1].", False),
+    ],
+)
+def test_refusals_are_recognised(text: str, refusal: bool) -> None:
+    assert is_refusal(text) is refusal
+
+
+def test_a_refusal_phrase_inside_a_supported_answer_is_not_an_abstention() -> None:
+    answer = checked_answer("Dropout does not change LoRA frozen pretrained weights [2].", SOURCES, AnswerConfig())
+    assert not answer.abstained
+
+
+# --- retrieval floor ----------------------------------------------------------------------------
+
+
+def test_the_floor_reads_dense_similarity_not_fused_scores() -> None:
+    fused = [source(1, BPE, dense=0.12, bm25=9.0), source(2, LORA, bm25=4.0)]
+    assert best_relevance(fused, dense=True) == pytest.approx(0.12)
+    assert should_abstain(fused, 0.25, dense=True)
+    # hits found by BM25 alone carry no evidence of relevance when the pipeline also retrieves densely
+    bm25_only = [replace(h, score=0.9) for h in (source(1, BPE, bm25=9.0), source(2, LORA, bm25=4.0))]
+    assert best_relevance(bm25_only, dense=True) == -math.inf and should_abstain(bm25_only, 0.25, dense=True)
+    # ...but a BM25-only pipeline compares its own final score
+    assert not should_abstain(bm25_only, 0.25, dense=False)
+    assert not should_abstain(bm25_only, None, dense=True) and should_abstain([], None)
+
+
+# --- the judge ----------------------------------------------------------------------------------
+
+
+class Judge(CannedGenerator):
+    """A canned generator that also scores Yes/No with fixed log-probabilities."""
+
+    def __init__(self, p_yes: float, reply: str = "LoRA freezes the pretrained weights [2].") -> None:
+        super().__init__(reply)
+        self.p_yes = p_yes
+        self.judged: list[list[Message]] = []
+        self.streamed = 0
+
+    def choice_logprobs(
+        self, conversations: Sequence[Sequence[Message]], choices: Sequence[str], *, batch_size: int = 8
+    ) -> list[list[float]]:
+        self.judged.extend(list(c) for c in conversations)
+        yes, no = math.log(self.p_yes), math.log(1 - self.p_yes)
+        return [[yes if c.lower() == "yes" else no for c in choices] for _ in conversations]
+
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
+    ) -> Iterator[str]:
+        self.streamed += 1
+        yield from super().stream(messages, max_tokens=max_tokens, stop=stop)
+
+
+def _start(generator: CannedGenerator, config: AnswerConfig, hits: list[ScoredChunk] | None = None) -> AnswerStream:
+    return start_answer(
+        "What does LoRA freeze?", history=[], search=lambda q, k, f: list(SOURCES if hits is None else hits),
+        top_k=None, filters=[], generator=generator, template=load_template("grounded"), config=config,
+        hosted=False, dense=True,
+    )
+
+
+def test_the_judge_prompt_extends_the_answer_prompt() -> None:
+    messages = [Message("system", "s"), Message("user", "Sources: ... Question: q")]
+    judged = judge_messages(messages, "Answer Yes or No.")
+    assert judged[0] == messages[0] and judged[1].content.startswith(messages[1].content)
+    assert judged[1].content.endswith("Answer Yes or No.")
+
+
+def test_a_low_judge_probability_abstains_without_generating() -> None:
+    generator = Judge(p_yes=0.1)
+    assert isinstance(generator, ChoiceScorer)
+    stream = _start(generator, AnswerConfig(judge=JudgeConfig(threshold=0.5)))
+    assert stream.abstained and list(stream) == [ABSTAIN_MESSAGE]
+    answer = stream.result()
+    assert answer.abstained and answer.abstain_reason == "judge" and answer.answerable == pytest.approx(0.1)
+    assert generator.streamed == 0 and len(generator.judged) == 1
+    assert answer.sources  # the passages that were judged stay visible
+    assert "judge" in answer.timings
+
+
+def test_a_high_judge_probability_answers_with_checked_citations() -> None:
+    generator = Judge(p_yes=0.9)
+    stream = _start(generator, AnswerConfig(judge=JudgeConfig(threshold=0.5)))
+    assert not stream.abstained
+    assert "".join(stream) == "LoRA freezes the pretrained weights [2]."
+    answer = stream.result()
+    assert answer.answerable == pytest.approx(0.9) and [c.number for c in answer.citations] == [2]
+    assert generator.streamed == 1
+    # the judge read the answer prompt plus the cue (a prefix the generator's prompt cache can reuse)
+    answer_prompt = generator.calls[-1]
+    assert generator.judged[0][-1].content.startswith(answer_prompt[-1].content)
+
+
+def test_a_generator_without_logprobs_is_judged_by_its_reply() -> None:
+    assert answerable_probability(CannedGenerator("Yes."), [Message("user", "q")], "Yes or No?") == 1.0
+    assert answerable_probability(CannedGenerator("no"), [Message("user", "q")], "Yes or No?") == 0.0
+    assert answerable_probability(CannedGenerator("maybe"), [Message("user", "q")], "Yes or No?") == 0.5
+
+
+def test_the_floor_abstains_before_the_judge_runs() -> None:
+    generator = Judge(p_yes=0.9)
+    far = [source(1, BPE, dense=0.05)]
+    stream = _start(generator, AnswerConfig(min_score=0.2, judge=JudgeConfig()), hits=far)
+    assert stream.result().abstain_reason == "min_score" and generator.judged == []
+
+
+# --- the stream ---------------------------------------------------------------------------------
+
+
+class Pieces(CannedGenerator):
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
+    ) -> Iterator[str]:
+        self.generate(messages)
+        yield from ["", "LoRA freezes ", "the pretrained weights ", "[2]", "."]
+
+
+def test_result_after_iterating_keeps_the_streamed_answer() -> None:
+    stream = _start(Pieces(""), AnswerConfig())
+    assert "".join(stream) == "LoRA freezes the pretrained weights [2]."
+    answer = stream.result()
+    assert answer is stream.answer and answer.text == "LoRA freezes the pretrained weights [2]."
+    assert [c.number for c in answer.citations] == [2]
+    assert list(stream) == [] and stream.result() is answer  # finished once
+    assert 0 < answer.timings["first_token"] <= answer.timings["generate"]
