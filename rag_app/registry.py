@@ -54,6 +54,7 @@ REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
         "hf_local": (f"{_B}.generators.hf_local:HFLocalGenerator", "hf"),
         "openai": (f"{_B}.generators.openai:OpenAIGenerator", "openai"),
         "llama_cpp": (f"{_B}.generators.llama_cpp:LlamaCppGenerator", "llama"),
+        "extractive": (f"{_B}.generators.extractive:ExtractiveGenerator", "core"),
     },
     "store": {
         "milvus": (f"{_B}.stores.milvus:MilvusStore", "milvus"),

@@ -1,8 +1,10 @@
 """``rag eval SUITE``, ``rag eval compare A B`` and ``rag eval generate``.
 
-``rag eval SUITE`` is short for ``rag eval run SUITE``. Exit status: 0 when
-every gate passes, 1 when a pipeline falls below a gate (one line each), 2 for
-user errors (bad suite, missing dataset) with one line naming the fix.
+``rag eval SUITE`` is short for ``rag eval run SUITE``; SUITE may be a retrieval
+suite, an answer suite (``dataset: {type: answers}``) or a study. Every gate prints
+one ``PASS``/``FAIL`` line after the summary. Exit status: 0 when every gate passes,
+1 when one fails (each failure also on stderr as ``gate failed: ...``), 2 for user
+errors (bad suite, missing dataset) with one line naming the fix.
 """
 
 from __future__ import annotations
@@ -52,13 +54,23 @@ def run(
     suite: Annotated[Path, typer.Argument(help="suite YAML, e.g. eval/suites/scifact.yaml")],
     fail_under: Annotated[
         list[str] | None,
-        typer.Option("--fail-under", help="gate METRIC=VALUE, e.g. ndcg@10=0.6 (repeatable)"),
+        typer.Option(
+            "--fail-under", help="gate METRIC=VALUE for higher-is-better metrics, e.g. ndcg@10=0.6 (repeatable)"
+        ),
+    ] = None,
+    fail_over: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-over", help="gate METRIC=VALUE for lower-is-better answer metrics, e.g. ttft_p50_s=4 (repeatable)"
+        ),
     ] = None,
     pipeline: Annotated[
         list[str] | None,
         typer.Option("--pipeline", "-p", help="only the pipeline with this label (repeatable)"),
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="only the first N judged queries")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="only the first N judged queries / questions")
+    ] = None,
     reports_dir: ReportsOpt = Path("eval/reports"),
     cache_dir: CacheOpt = Path("eval/.cache"),
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="draw the report's PNG plots")] = True,
@@ -68,21 +80,23 @@ def run(
 
     SUITE may also be a study (a file listing ``suites:``): each suite runs and one summary is written.
     """
-    from rag_app.evaluation.gates import parse_fail_under
+    from rag_app.evaluation.gates import parse_gate_args
     from rag_app.evaluation.harness import run_eval
     from rag_app.evaluation.study import is_study
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with user_errors():
-        gates = parse_fail_under(fail_under or [])
+        under = parse_gate_args(fail_under or [], "--fail-under")
+        over = parse_gate_args(fail_over or [], "--fail-over")
         if is_study(suite):
-            _run_study(suite, gates, pipeline or [], limit, reports_dir, cache_dir, plots, as_json)
+            _run_study(suite, (under, over), pipeline or [], limit, reports_dir, cache_dir, plots, as_json)
             return
         result = run_eval(
             suite,
             reports_dir=reports_dir,
             cache_dir=cache_dir,
-            fail_under=gates,
+            fail_under=under,
+            fail_over=over,
             labels=pipeline or [],
             limit=limit,
             command=_command_line(),
@@ -98,6 +112,8 @@ def run(
         )
     else:
         _print_summary(result.data)
+        for gate in result.gates:
+            typer.echo(gate.line())
         typer.echo(f"report: {result.report_dir / 'report.html'}")
     for gate in result.failed_gates:
         typer.echo(f"gate failed: {gate.line()}", err=True)
@@ -107,7 +123,7 @@ def run(
 
 def _run_study(
     path: Path,
-    gates: dict[str, float],
+    gates: tuple[dict[str, float], dict[str, float]],
     labels: list[str],
     limit: int | None,
     reports_dir: Path,
@@ -121,7 +137,8 @@ def _run_study(
         path,
         reports_dir=reports_dir,
         cache_dir=cache_dir,
-        fail_under=gates,
+        fail_under=gates[0],
+        fail_over=gates[1],
         labels=labels,
         limit=limit,
         command=_command_line(),
@@ -221,6 +238,12 @@ def generate(
 
 def _print_summary(data: dict[str, Any]) -> None:
     from rag_app.evaluation.metrics import MetricName
+
+    if data.get("kind") == "answers":
+        from rag_app.evaluation.answer_report import format_answer_summary
+
+        typer.echo(format_answer_summary(data))
+        return
 
     keys = [k for k in ("ndcg@10", "recall@100", "mrr@10", "hit@10") if k in data["method"]["metrics"]]
     typer.echo(f"{data['dataset']['name']}: {data['dataset']['queries_evaluated']} queries")

@@ -3,6 +3,13 @@
 For each pipeline label present in both reports and each metric in both, the
 per-query values are paired by query id and tested with a paired t-test and a
 paired randomization (sign-flip permutation) test of the mean difference.
+
+Answer reports work the same way: a metric is paired over the questions that have
+a per-question value of it in both reports (``correct`` over answerable questions,
+``abstention`` over unanswerable ones, ``citation_precision`` and its macro
+average over answers with citations, each answer's own precision; a report maps
+such metrics to their per-question key in ``method.per_query_keys``). Aggregates without per-question values
+(``ttft_p50_s`` ...) get a delta and no test (p shown as ``-``).
 """
 
 from __future__ import annotations
@@ -28,8 +35,8 @@ class MetricDelta:
     b: float
     delta: float
     n: int
-    p_ttest: float
-    p_randomization: float
+    p_ttest: float | None
+    p_randomization: float | None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,9 +93,12 @@ def compare_reports(path_a: Path, path_b: Path, *, resamples: int = 10000, seed:
         common = sorted(set(qa) & set(qb))
         if len(common) < max(len(qa), len(qb)):
             warnings.append(f"{label}: {len(common)} queries in common ({len(qa)} in A, {len(qb)} in B)")
+        keys = {**a.get("method", {}).get("per_query_keys", {}), **b.get("method", {}).get("per_query_keys", {})}
         for metric in [m for m in pa["metrics"] if m in pb["metrics"]]:
-            xa = np.array([qa[q][metric] for q in common], dtype=float)
-            xb = np.array([qb[q][metric] for q in common], dtype=float)
+            key = keys.get(metric, metric)
+            paired = [q for q in common if key in qa[q] and key in qb[q]]
+            xa = np.array([qa[q][key] for q in paired], dtype=float)
+            xb = np.array([qb[q][key] for q in paired], dtype=float)
             deltas.append(
                 MetricDelta(
                     label=label,
@@ -96,9 +106,9 @@ def compare_reports(path_a: Path, path_b: Path, *, resamples: int = 10000, seed:
                     a=float(pa["metrics"][metric]),
                     b=float(pb["metrics"][metric]),
                     delta=float(pb["metrics"][metric]) - float(pa["metrics"][metric]),
-                    n=len(common),
-                    p_ttest=paired_ttest(xa, xb),
-                    p_randomization=paired_randomization(xa, xb, resamples=resamples, seed=seed),
+                    n=len(paired),
+                    p_ttest=paired_ttest(xa, xb) if paired else None,
+                    p_randomization=paired_randomization(xa, xb, resamples=resamples, seed=seed) if paired else None,
                 )
             )
     return Comparison(
@@ -151,19 +161,25 @@ def format_comparison(c: Comparison) -> str:
     if not c.deltas:
         lines.append("no pipeline and metric in common")
         return "\n".join(lines)
-    head = f"{'pipeline':<20} {'metric':<12} {'A':>8} {'B':>8} {'B-A':>8} {'p(t)':>8} {'p(rand)':>8}  n"
+    width = max(12, *(len(d.metric) for d in c.deltas))
+    head = f"{'pipeline':<20} {'metric':<{width}} {'A':>8} {'B':>8} {'B-A':>8} {'p(t)':>8} {'p(rand)':>8}  n"
     lines += [head, "-" * len(head)]
     for d in c.deltas:
-        mark = " *" if min(d.p_ttest, d.p_randomization) < 0.05 and d.delta != 0 else ""
+        tested = [p for p in (d.p_ttest, d.p_randomization) if p is not None]
+        mark = " *" if tested and min(tested) < 0.05 and d.delta != 0 else ""
         lines.append(
-            f"{d.label:<20} {d.metric:<12} {d.a:8.4f} {d.b:8.4f} {d.delta:+8.4f} "
+            f"{d.label:<20} {d.metric:<{width}} {d.a:8.4f} {d.b:8.4f} {d.delta:+8.4f} "
             f"{_p(d.p_ttest):>8} {_p(d.p_randomization):>8}  {d.n}{mark}"
         )
     lines.append("* p < 0.05 in at least one paired test (two-sided)")
+    if any(d.p_ttest is None for d in c.deltas):
+        lines.append("- no per-question values to pair (an aggregate such as a percentile): delta only")
     return "\n".join(lines)
 
 
-def _p(value: float) -> str:
+def _p(value: float | None) -> str:
+    if value is None:
+        return "-"
     return "<0.0001" if value < 1e-4 else f"{value:.4f}"
 
 

@@ -1,13 +1,14 @@
 """Pipeline configs for evaluation: suite overrides, config hashes and isolated collections.
 
-Each (dataset, pipeline) pair is ingested into its own collection under the
-eval cache folder, keyed by a hash of the dataset's checksum and everything in
-the config that changes what gets stored (loaders, chunker, embedder, store
-kind and metric). A second run with the same key finds the collection and its
-sync manifest and embeds nothing; the user's own index is never touched.
-Retrievers with their own index (BM25) are not part of the key: the pipeline
-backfills such an index from the stored chunks, so a hybrid pipeline reuses
-the collection its dense-only sibling built.
+Each (corpus, pipeline) pair is ingested into its own collection under the
+eval cache folder, keyed by a hash of what was ingested (a files corpus: the
+folder's digest, shared by retrieval and answer suites over it; BEIR: the
+dataset's digest) and everything in the config that changes what gets stored
+(loaders, chunker, embedder, store kind and metric). A second run with the same
+key finds the collection and its sync manifest and embeds nothing; the user's
+own index is never touched. Retrievers with their own index (BM25) and the
+generator are not part of the key: the pipeline backfills such an index from the
+stored chunks, so a hybrid pipeline reuses the collection its dense-only sibling built.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rag_app.config import PipelineConfig, load_config, parse_config
 from rag_app.errors import ConfigError
-from rag_app.evaluation.suite import PipelineSpec, Suite
+from rag_app.evaluation.suite import PipelineBase, SuiteBase
 
 # Store params that only say *where* the collection lives (replaced by the cache location).
 _LOCATION_PARAMS: dict[str, tuple[str, ...]] = {
@@ -52,7 +54,7 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
-def resolve_pipeline(suite: Suite, spec: PipelineSpec) -> PipelineConfig:
+def resolve_pipeline(suite: SuiteBase, spec: PipelineBase) -> PipelineConfig:
     """Load the spec's pipeline YAML and apply its overrides (validated like any config)."""
     path = suite.resolve(spec.config)
     base = load_config(path)
@@ -88,6 +90,17 @@ def cache_key(config: PipelineConfig, dataset_checksum: str) -> str:
         "store": {"type": data["store"]["type"], "params": store_params},
     }
     return _digest(key)[:16]
+
+
+def cache_entry(cache_dir: Path, name: str, config: PipelineConfig, checksum: str) -> tuple[str, Path]:
+    """The cache key and folder (``<cache_dir>/<name>-<key>``) of one pipeline's collection.
+
+    ``name`` and ``checksum`` say what was ingested: for a folder of files, the corpus
+    folder's name and content digest, so every suite over that folder (retrieval or
+    answers) shares one collection per stored-content configuration.
+    """
+    key = cache_key(config, checksum)
+    return key, (cache_dir / f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}-{key}").resolve()
 
 
 def isolate(config: PipelineConfig, folder: Path, key: str) -> PipelineConfig:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag_app.errors import ConfigError
-from rag_app.evaluation.suite import DatasetSpec, QuerySubset, Suite
+from rag_app.evaluation.suite import QuerySubset, Suite
 from rag_app.types import Document, ScoredChunk
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,21 @@ class EvalDataset:
         joined = json.dumps(self.checksums, sort_keys=True).encode()
         return hashlib.sha256(joined).hexdigest()
 
+    @property
+    def index_name(self) -> str:
+        """The cache folder's name: the corpus folder's for ``files`` (shared by every suite over it)."""
+        return self.name if self.type == "beir" else self.corpus_path.name
+
+    @property
+    def index_checksum(self) -> str:
+        """What decides whether a cached collection holds this corpus.
+
+        ``files``: the corpus folder's digest alone, so a retrieval suite and an answer
+        suite over one folder share a collection. ``beir``: the whole dataset's digest
+        (as before; corpus.jsonl is part of it).
+        """
+        return self.checksum if self.type == "beir" else self.checksums["corpus"]
+
     def documents(self) -> Iterator[Document]:
         """BEIR corpus records as Documents (``files`` datasets are ingested from ``corpus_path``)."""
         if self.type != "beir":
@@ -56,7 +71,7 @@ class EvalDataset:
             for n, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
-                rec = _json_line(line, self.corpus_path, n)
+                rec = json_line(line, self.corpus_path, n)
                 doc_id, title = str(rec.get("_id", "")), str(rec.get("title") or "")
                 if not doc_id:
                     raise ConfigError(f"{self.corpus_path}:{n}: record has no '_id'")
@@ -85,7 +100,7 @@ def load_dataset(suite: Suite) -> EvalDataset:
     qrels_file = root / (spec.qrels_file or f"qrels/{spec.split}.tsv")
     for needed in (root, corpus, queries_file, qrels_file):
         if not needed.exists():
-            raise DatasetNotFoundError(_missing(spec, needed))
+            raise DatasetNotFoundError(missing_message(spec.env_vars, needed))
     queries = _read_queries(queries_file)
     qrels = _read_qrels(qrels_file)
     unknown = sorted(set(qrels) - set(queries))
@@ -93,9 +108,9 @@ def load_dataset(suite: Suite) -> EvalDataset:
         logger.warning("%d judged query ids are not in %s (ignored), e.g. %s", len(unknown), queries_file, unknown[0])
     judged = {q: qrels[q] for q in queries if q in qrels}
     checksums = {
-        "queries": _sha256_file(queries_file),
-        "qrels": _sha256_file(qrels_file),
-        "corpus": _sha256_file(corpus) if corpus.is_file() else _sha256_tree(corpus),
+        "queries": sha256_file(queries_file),
+        "qrels": sha256_file(qrels_file),
+        "corpus": sha256_file(corpus) if corpus.is_file() else sha256_tree(corpus),
     }
     dataset = EvalDataset(
         name=spec.name or root.name,
@@ -130,12 +145,13 @@ def select_queries(dataset: EvalDataset, subset: QuerySubset) -> None:
     dataset.qrels = {q: dataset.qrels[q] for q in ids}
 
 
-def _missing(spec: DatasetSpec, path: Path) -> str:
-    hint = f"; set {' or '.join('$' + v for v in spec.env_vars)} to the dataset folder" if spec.env_vars else ""
+def missing_message(env_vars: list[str], path: Path) -> str:
+    """``dataset not found: <path> does not exist; set $VAR to the dataset folder``."""
+    hint = f"; set {' or '.join('$' + v for v in env_vars)} to the dataset folder" if env_vars else ""
     return f"dataset not found: {path} does not exist{hint}"
 
 
-def _json_line(line: str, path: Path, n: int) -> dict[str, object]:
+def json_line(line: str, path: Path, n: int) -> dict[str, object]:
     try:
         rec = json.loads(line)
     except ValueError as exc:
@@ -152,7 +168,7 @@ def _read_queries(path: Path) -> dict[str, str]:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            rec = _json_line(line, path, n)
+            rec = json_line(line, path, n)
             qid = rec.get("_id", rec.get("id"))
             text = rec.get("text", rec.get("query", rec.get("question")))
             if qid is None or not isinstance(text, str) or not text.strip():
@@ -182,7 +198,7 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return out
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -190,12 +206,12 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _sha256_tree(root: Path) -> str:
+def sha256_tree(root: Path) -> str:
     """Digest of every file under ``root`` (relative path + content), hidden files excluded."""
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
         if any(part.startswith(".") for part in rel.split("/")):
             continue
-        digest.update(rel.encode() + b"\0" + _sha256_file(path).encode() + b"\n")
+        digest.update(rel.encode() + b"\0" + sha256_file(path).encode() + b"\n")
     return digest.hexdigest()

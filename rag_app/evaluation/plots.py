@@ -75,3 +75,43 @@ def figure_class() -> Any:
     except ModuleNotFoundError as exc:
         raise MissingDependencyError(exc.name or "matplotlib", "eval", "rag eval reports") from exc
     return Figure
+
+
+_ANSWER_BARS = ("correct", "fact_recall", "citation_precision", "cited", "abstention", "false_abstention")
+
+
+def write_answer_plots(data: dict[str, Any], folder: Path) -> list[tuple[str, str]]:
+    """An answer report's PNGs (from its metrics.json data): metric bars and per-question timings."""
+    figure_cls = figure_class()
+    folder.mkdir(parents=True, exist_ok=True)
+    pipes = data["pipelines"]
+    labels = list(pipes)
+    fig = figure_cls(figsize=(7.5, 4.2), dpi=100)
+    fig.subplots_adjust(left=0.1, right=0.97, top=0.95, bottom=0.16)
+    ax = fig.add_subplot(1, 1, 1)
+    width = 0.8 / max(len(labels), 1)
+    for i, label in enumerate(labels):
+        xs = [x + (i - (len(labels) - 1) / 2) * width for x in range(len(_ANSWER_BARS))]
+        ax.bar(xs, [pipes[label]["metrics"].get(k, 0.0) for k in _ANSWER_BARS], width, label=label)
+    ax.set_xticks(range(len(_ANSWER_BARS)), [k.replace("_", "\n") for k in _ANSWER_BARS], fontsize=8)
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(folder / "answer_metrics.png")
+    fig = figure_cls(figsize=(7.5, 4.2), dpi=100)
+    fig.subplots_adjust(left=0.1, right=0.97, top=0.95, bottom=0.13)
+    ax = fig.add_subplot(1, 1, 1)
+    series, names = [], []
+    for label in labels:
+        per = pipes[label]["per_query"].values()
+        series += [[v["ttft_s"] for v in per] or [0.0], [v["total_s"] for v in per] or [0.0]]
+        names += [f"{label}\nfirst token", f"{label}\ntotal"]
+    ax.boxplot(series, showfliers=True)
+    ax.set_xticks(range(1, len(series) + 1), names, fontsize=8)
+    ax.set_ylabel("seconds per question")
+    ax.grid(True, alpha=0.3)
+    fig.savefig(folder / "answer_latency.png")
+    return [
+        ("answer_metrics.png", "Answer metrics per pipeline (false abstention: lower is better)"),
+        ("answer_latency.png", "Time to first token and total answer time per question (s)"),
+    ]

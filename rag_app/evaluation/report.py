@@ -80,16 +80,7 @@ def build_metrics(
             "library": "ir-measures (trec_eval semantics: nDCG with linear gain and log2 discount)",
             "metrics": [m.key for m in suite.metric_names([g.metric for g in gates])],
         },
-        "gates": [
-            {
-                "pipeline": g.label,
-                "metric": g.metric,
-                "threshold": g.threshold,
-                "value": g.value,
-                "passed": g.passed,
-            }
-            for g in gates
-        ],
+        "gates": [g.as_dict() for g in gates],
         "pipelines": {r.label: _pipeline_json(suite, r) for r in runs},
     }
 

@@ -6,31 +6,21 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from rag_app.evaluation.gates import gate_line
 from rag_app.evaluation.metrics import FAMILIES, MetricName
-from rag_app.evaluation.render import Bullets, Code, Doc, Heading, Image, Para, Table
+from rag_app.evaluation.render import Block, Bullets, Code, Doc, Heading, Image, Para, Table
 
 
 def build_doc(data: dict[str, Any], plots: Sequence[tuple[str, str]]) -> Doc:
     """Report blocks: summary, metric tables (published numbers alongside), gates, provenance."""
-    suite, ds, pipes = data["suite"], data["dataset"], data["pipelines"]
-    doc = Doc(f"Eval report: {suite['name']}")
-    if suite.get("description"):
-        doc.add(Para(suite["description"]))
-    git = data.get("git") or {}
-    commit = git.get("commit") or "no commit"
-    dirty = " (uncommitted changes)" if git.get("dirty") else ""
-    doc.add(
-        Bullets(
-            [
-                f"Created {data['created_utc']} in {data['wall_seconds']:.1f} s; command: `{data['command']}`",
-                f"Dataset: {ds['name']} ({ds['type']}, split {ds['split']}), "
-                f"{ds['queries_evaluated']} judged queries evaluated, corpus `{ds['corpus']}`",
-                f"Git: {commit}{dirty}" if git else "Git: not a git work tree",
-                f"Suite file: `{suite['path']}` (sha256 {str(suite['sha256'])[:12]})",
-            ]
-        ),
-        Para(data["method"]["aggregation"] + " Metrics computed by " + data["method"]["library"] + "."),
+    ds, pipes = data["dataset"], data["pipelines"]
+    doc = Doc(f"Eval report: {data['suite']['name']}")
+    dataset_line = (
+        f"Dataset: {ds['name']} ({ds['type']}, split {ds['split']}), "
+        f"{ds['queries_evaluated']} judged queries evaluated, corpus `{ds['corpus']}`"
     )
+    doc.add(*header_blocks(data, dataset_line))
+    doc.add(Para(data["method"]["aggregation"] + " Metrics computed by " + data["method"]["library"] + "."))
     doc.add(Heading("Summary"), _summary(pipes))
     doc.add(Heading("Metrics"))
     doc.add(Para("Published reference values, where the suite declares them, are shown as `measured (pub. x)`."))
@@ -42,9 +32,7 @@ def build_doc(data: dict[str, Any], plots: Sequence[tuple[str, str]]) -> Doc:
     reproduced = _published(pipes)
     if reproduced is not None:
         doc.add(Heading("Published vs measured"), reproduced)
-    if data["gates"]:
-        doc.add(Heading("Gates"))
-        doc.add(Bullets([_gate_line(g) for g in data["gates"]]))
+    doc.add(*gate_blocks(data))
     if plots:
         doc.add(Heading("Plots"))
         doc.add(*[Image(path, caption) for path, caption in plots])
@@ -66,11 +54,46 @@ def build_doc(data: dict[str, Any], plots: Sequence[tuple[str, str]]) -> Doc:
                 ]
             ),
         )
-    doc.add(Heading("Environment"))
-    doc.add(Bullets([f"{k}: {v}" for k, v in data["machine"].items()]))
-    doc.add(Code("\n".join(f"{k}=={v}" for k, v in data["packages"].items() if v)))
-    doc.add(Para("Dataset checksums (sha256):"), Bullets([f"{k}: `{v}`" for k, v in ds["checksums"].items()]))
+    doc.add(*environment_blocks(data))
     return doc
+
+
+def header_blocks(data: dict[str, Any], dataset_line: str) -> list[Block]:
+    """The description and provenance bullets every report opens with."""
+    suite = data["suite"]
+    git = data.get("git") or {}
+    commit = git.get("commit") or "no commit"
+    dirty = " (uncommitted changes)" if git.get("dirty") else ""
+    blocks: list[Block] = [Para(suite["description"])] if suite.get("description") else []
+    blocks.append(
+        Bullets(
+            [
+                f"Created {data['created_utc']} in {data['wall_seconds']:.1f} s; command: `{data['command']}`",
+                dataset_line,
+                f"Git: {commit}{dirty}" if git else "Git: not a git work tree",
+                f"Suite file: `{suite['path']}` (sha256 {str(suite['sha256'])[:12]})",
+            ]
+        )
+    )
+    return blocks
+
+
+def gate_blocks(data: dict[str, Any]) -> list[Block]:
+    """A "Gates" section with one PASS/FAIL line per gate (nothing when there are none)."""
+    if not data["gates"]:
+        return []
+    return [Heading("Gates"), Bullets([_gate_line(g) for g in data["gates"]])]
+
+
+def environment_blocks(data: dict[str, Any]) -> list[Block]:
+    """Machine, package versions and dataset checksums (every report ends with them)."""
+    return [
+        Heading("Environment"),
+        Bullets([f"{k}: {v}" for k, v in data["machine"].items()]),
+        Code("\n".join(f"{k}=={v}" for k, v in data["packages"].items() if v)),
+        Para("Dataset checksums (sha256):"),
+        Bullets([f"{k}: `{v}`" for k, v in data["dataset"]["checksums"].items()]),
+    ]
 
 
 def _summary(pipes: dict[str, Any]) -> Table:
@@ -141,9 +164,9 @@ def _published(pipes: dict[str, Any]) -> Table | None:
 
 
 def _gate_line(g: dict[str, Any]) -> str:
-    verdict = "ok" if g["passed"] else "FAIL"
-    sign = ">=" if g["passed"] else "<"
-    return f"{verdict} {g['pipeline']}: {g['metric']} = {g['value']:.4f} {sign} {g['threshold']:g}"
+    return gate_line(
+        g["pipeline"], g["metric"], g["value"], g["threshold"], g.get("direction", "fail_under"), g["passed"]
+    )
 
 
 def _delta(value: float) -> float:

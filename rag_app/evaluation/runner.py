@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import resource
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rag_app.config import PipelineConfig
 from rag_app.evaluation import configs
 from rag_app.evaluation.datasets import EvalDataset
 from rag_app.evaluation.metrics import MetricName, Ranking, evaluate, mean_values, rank_documents
-from rag_app.evaluation.suite import PipelineSpec, Suite
+from rag_app.evaluation.suite import PipelineBase, PipelineSpec, Suite, SuiteBase
 from rag_app.pipeline import Pipeline, build_pipeline
 from rag_app.types import Document, IngestReport
 
@@ -84,6 +84,48 @@ def run_suite(
     return runs
 
 
+@dataclass
+class OpenedPipeline:
+    """A suite pipeline built over its cached, isolated collection, with what ingesting it did."""
+
+    pipeline: Pipeline
+    config: PipelineConfig
+    key: str
+    folder: Path
+    report: IngestReport
+    ingest_wall_s: float
+
+
+def open_cached(
+    suite: SuiteBase,
+    spec: PipelineBase,
+    *,
+    index_name: str,
+    index_checksum: str,
+    cache_dir: Path,
+    ingest: Callable[[Pipeline], IngestReport],
+    dataset_note: dict[str, Any],
+) -> OpenedPipeline:
+    """Resolve the spec's config, move its store into the cache entry and ingest (a no-op when cached).
+
+    The caller closes ``.pipeline``; it is closed here if ingesting fails.
+    """
+    config = configs.resolve_pipeline(suite, spec)
+    key, folder = configs.cache_entry(cache_dir, index_name, config, index_checksum)
+    pipeline = build_pipeline(configs.isolate(config, folder, key))
+    try:
+        started = time.perf_counter()
+        report = ingest(pipeline)
+        ingest_wall = time.perf_counter() - started
+        if report.files_failed:
+            logger.warning("%s: %d documents failed to ingest", spec.label, report.files_failed)
+        _write_cache_note(folder, spec, config, dataset_note)
+    except BaseException:
+        pipeline.close()
+        raise
+    return OpenedPipeline(pipeline, config, key, folder, report, ingest_wall)
+
+
 def run_pipeline(
     suite: Suite,
     spec: PipelineSpec,
@@ -94,20 +136,23 @@ def run_pipeline(
     cache_dir: Path,
 ) -> PipelineRun:
     """Ingest (or reuse) one pipeline's collection and evaluate it."""
-    config = configs.resolve_pipeline(suite, spec)
-    key = configs.cache_key(config, dataset.checksum)
-    folder = (cache_dir / f"{re.sub(r'[^A-Za-z0-9._-]', '_', dataset.name)}-{key}").resolve()
-    pipeline = build_pipeline(configs.isolate(config, folder, key))
-    try:
-        started = time.perf_counter()
+
+    def ingest(pipeline: Pipeline) -> IngestReport:
         if dataset.type == "beir":
-            report = _ingest_in_slices(pipeline, documents)
-        else:
-            report = pipeline.ingest([dataset.corpus_path], prune=True)
-        ingest_wall = time.perf_counter() - started
-        if report.files_failed:
-            logger.warning("%s: %d documents failed to ingest", spec.label, report.files_failed)
-        _write_cache_note(folder, spec, config, dataset)
+            return _ingest_in_slices(pipeline, documents)
+        return pipeline.ingest([dataset.corpus_path], prune=True)
+
+    opened = open_cached(
+        suite,
+        spec,
+        index_name=dataset.index_name,
+        index_checksum=dataset.index_checksum,
+        cache_dir=cache_dir,
+        ingest=ingest,
+        dataset_note={"dataset": dataset.name, "dataset_checksums": dataset.checksums},
+    )
+    pipeline, config, report = opened.pipeline, opened.config, opened.report
+    try:
         depth = suite.retrieval_depth()
         rankings, counts, latencies, query_wall = _run_queries(pipeline, dataset, depth)
         fingerprint = pipeline.fingerprint()
@@ -119,34 +164,39 @@ def run_pipeline(
     keys = [m.key for m in metrics]
     per_query = {q: {k: v[k] for k in keys} for q, v in per_query_all.items()}
     curve_means = mean_values(per_query_all, [m.key for m in curve])
-    lat = np.asarray(list(latencies.values()) or [0.0])
     return PipelineRun(
         label=spec.label,
         config_path=str(suite.resolve(spec.config)),
         config_hash=configs.config_hash(config),
         config=configs.config_dict(config),
-        cache_key=key,
-        cache_dir=str(folder),
+        cache_key=opened.key,
+        cache_dir=str(opened.folder),
         fingerprint=fingerprint,
         ingest=report.as_dict(),
-        ingest_wall_s=ingest_wall,
+        ingest_wall_s=opened.ingest_wall_s,
         reused_cache=report.embeddings_computed == 0,
         depth=depth,
         per_query=per_query,
         means=mean_values(per_query, keys),
         recall_curve={m.k or 0: curve_means[m.key] for m in curve},
-        latency_ms={
-            "p50": float(np.percentile(lat, 50)),
-            "p95": float(np.percentile(lat, 95)),
-            "mean": float(lat.mean()),
-            "max": float(lat.max()),
-        },
+        latency_ms=latency_stats(list(latencies.values())),
         query_latency_ms=latencies,
         chunks_retrieved=counts,
         rankings=rankings,
         query_wall_s=query_wall,
         peak_rss_mb=peak_rss_mb(),
     )
+
+
+def latency_stats(values: Sequence[float]) -> dict[str, float]:
+    """p50, p95, mean and max of ``values`` (all 0 when empty)."""
+    lat = np.asarray(list(values) or [0.0], dtype=float)
+    return {
+        "p50": float(np.percentile(lat, 50)),
+        "p95": float(np.percentile(lat, 95)),
+        "mean": float(lat.mean()),
+        "max": float(lat.max()),
+    }
 
 
 def _ingest_in_slices(pipeline: Pipeline, documents: Sequence[Document], size: int = 500) -> IngestReport:
@@ -195,12 +245,11 @@ def peak_rss_mb() -> float:
     return peak / (2**20 if sys.platform == "darwin" else 1024)
 
 
-def _write_cache_note(folder: Path, spec: PipelineSpec, config: Any, dataset: EvalDataset) -> None:
-    """A human-readable note of what a cache entry holds (never read back)."""
+def _write_cache_note(folder: Path, spec: PipelineBase, config: Any, dataset_note: dict[str, Any]) -> None:
+    """A human-readable note of what a cache entry holds (never read back; the last suite to use it wins)."""
     folder.mkdir(parents=True, exist_ok=True)
     note = {
-        "dataset": dataset.name,
-        "dataset_checksums": dataset.checksums,
+        **dataset_note,
         "pipeline": spec.label,
         "config": configs.config_dict(config),
     }

@@ -10,7 +10,14 @@ A study file lists suite files instead of a dataset::
 writes its own full report folder, with its own caches and gates), then writes
 ``<UTC time>-<study>/`` with ``summary.md``, ``summary.html``, ``summary.json``
 and ``summary.png``: one row per (dataset, pipeline) with the chosen metrics and
-p50/p95 retrieval latency, each row linking to its suite's report.
+p50/p95 latency, each row linking to its suite's report.
+
+A study may include answer suites (``dataset: {type: answers}``): ``columns`` then
+takes answer metrics too (``correct``, ``citation_precision`` ...; a row shows ``-``
+for a metric its suite does not have), and the latency columns of an answer row are
+the whole answer's (retrieval + generation) per question. Without ``columns`` the
+table shows the retrieval defaults and/or the answer headline metrics, by the kinds
+of suites listed. Command-line gates apply to the suites whose kind has that metric.
 """
 
 from __future__ import annotations
@@ -25,15 +32,19 @@ from pydantic import Field, ValidationError, field_validator
 
 from rag_app.config import expand_env, first_problem, read_yaml
 from rag_app.errors import ConfigError
+from rag_app.evaluation.answer_metrics import METRICS, display_name
+from rag_app.evaluation.answer_suite import AnswerSuite
+from rag_app.evaluation.gates import GateDirection, SuiteKind, normalise_gates, split_gates
 from rag_app.evaluation.harness import EvalResult, run_loaded
 from rag_app.evaluation.metrics import MetricName
 from rag_app.evaluation.plots import figure_class
 from rag_app.evaluation.provenance import machine
 from rag_app.evaluation.render import Bullets, Doc, Heading, Image, Para, Table, to_html, to_markdown
 from rag_app.evaluation.report import new_report_dir
-from rag_app.evaluation.suite import _LABEL, _Strict, load_suite
+from rag_app.evaluation.suite import _LABEL, Suite, _Strict, load_suite
 
 DEFAULT_COLUMNS = ["ndcg@10", "recall@100", "mrr@10"]
+ANSWER_COLUMNS = ["correct", "citation_precision", "cited", "abstention", "false_abstention"]
 
 
 class Study(_Strict):
@@ -42,12 +53,24 @@ class Study(_Strict):
     name: str = Field(pattern=_LABEL)
     description: str = ""
     suites: list[str] = Field(min_length=1, description="suite files, relative to the study file")
-    columns: list[str] = Field(default_factory=lambda: list(DEFAULT_COLUMNS), min_length=1)
+    columns: list[str] | None = Field(default=None, min_length=1, description="metric keys (default: by suite kind)")
 
     @field_validator("columns")
     @classmethod
-    def _metric_keys(cls, value: list[str]) -> list[str]:
-        return [MetricName.parse(k, need_cutoff=True).key for k in value]
+    def _metric_keys(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        return [k.strip().lower() if k.strip().lower() in METRICS else MetricName.parse(k).key for k in value]
+
+
+def default_columns(suites: Sequence[Suite | AnswerSuite]) -> list[str]:
+    """Retrieval defaults if any retrieval suite is listed, then the answer headline if any answer suite is."""
+    columns: list[str] = []
+    if any(isinstance(s, Suite) for s in suites):
+        columns += DEFAULT_COLUMNS
+    if any(isinstance(s, AnswerSuite) for s in suites):
+        columns += ANSWER_COLUMNS
+    return columns
 
 
 def is_study(path: Path) -> bool:
@@ -72,6 +95,7 @@ def run_study(
     reports_dir: Path,
     cache_dir: Path,
     fail_under: dict[str, float] | None = None,
+    fail_over: dict[str, float] | None = None,
     labels: Sequence[str] = (),
     limit: int | None = None,
     command: str = "",
@@ -86,9 +110,20 @@ def run_study(
     # Every suite is validated before the first one runs: a typo in the last must not
     # surface after the others have spent their minutes.
     suites = [load_suite((path.parent / name).resolve()) for name in study.suites]
+    kinds: list[SuiteKind] = ["answers" if isinstance(s, AnswerSuite) else "retrieval" for s in suites]
+    under, over = fail_under or {}, fail_over or {}
+    gates = [(split_gates(under, k, "fail_under"), split_gates(over, k, "fail_over")) for k in kinds]
+    sides: tuple[tuple[GateDirection, int, dict[str, float]], ...] = (("fail_under", 0, under), ("fail_over", 1, over))
+    for direction, side, given in sides:
+        for name, value in given.items():
+            if all(name in g[side][1] for g in gates):
+                if len(set(kinds)) == 1:  # the suite kind's own message (valid names, missing cut-off ...)
+                    normalise_gates({name: value}, kinds[0], direction, flag=f"--{direction.replace('_', '-')}")
+                raise ConfigError(f"--{direction.replace('_', '-')} {name}: no suite of study {study.name!r} has it")
+    columns = study.columns or default_columns(suites)
     started = dt.datetime.now(dt.UTC)
     results = []
-    for suite in suites:
+    for suite, ((suite_under, _), (suite_over, _)) in zip(suites, gates, strict=True):
         wanted = [x for x in labels if any(p.label == x for p in suite.pipelines)]
         if labels and not wanted:
             continue
@@ -97,7 +132,8 @@ def run_study(
                 suite,
                 reports_dir=reports_dir,
                 cache_dir=cache_dir,
-                fail_under=fail_under,
+                fail_under=suite_under,
+                fail_over=suite_over,
                 labels=wanted,
                 limit=limit,
                 command=command,
@@ -107,7 +143,7 @@ def run_study(
     if not results:
         raise ConfigError(f"no suite of study {study.name!r} has a pipeline labelled {', '.join(labels)}")
     folder = new_report_dir(reports_dir, study.name, started)
-    data = summary_data(study, results, command=command, started=started)
+    data = summary_data(study, results, command=command, started=started, columns=columns)
     (folder / "summary.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
     image = None
     if plots:
@@ -120,9 +156,15 @@ def run_study(
 
 
 def summary_data(
-    study: Study, results: Sequence[EvalResult], *, command: str, started: dt.datetime
+    study: Study,
+    results: Sequence[EvalResult],
+    *,
+    command: str,
+    started: dt.datetime,
+    columns: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """One row per (dataset, pipeline): the study's columns plus p50/p95 latency and the report folder."""
+    columns = list(columns or study.columns or DEFAULT_COLUMNS)
     rows = []
     for result in results:
         data = result.data
@@ -133,7 +175,8 @@ def summary_data(
                     "dataset": data["dataset"]["name"],
                     "queries": data["dataset"]["queries_evaluated"],
                     "pipeline": label,
-                    "metrics": {k: pipe["metrics"].get(k) for k in study.columns},
+                    "kind": data.get("kind", "retrieval"),
+                    "metrics": {k: pipe["metrics"].get(k) for k in columns},
                     "p50_ms": pipe["latency_ms"]["p50"],
                     "p95_ms": pipe["latency_ms"]["p95"],
                     "report": str(result.report_dir),
@@ -144,7 +187,7 @@ def summary_data(
         "created_utc": started.astimezone(dt.UTC).isoformat(timespec="seconds"),
         "command": command,
         "machine": machine(),
-        "columns": study.columns,
+        "columns": columns,
         "rows": rows,
         "gates_failed": [f"{r.data['suite']['name']}: {g.line()}" for r in results for g in r.failed_gates],
     }
@@ -152,7 +195,7 @@ def summary_data(
 
 def summary_table(data: dict[str, Any]) -> Table:
     columns = data["columns"]
-    header = ["dataset", "pipeline", *(MetricName.parse(k).display for k in columns), "p50 ms", "p95 ms"]
+    header = ["dataset", "pipeline", *(display_name(k) for k in columns), "p50 ms", "p95 ms"]
     rows = [
         [
             _group(row),
@@ -183,8 +226,11 @@ def summary_doc(data: dict[str, Any], folder: Path, image: str | None) -> Doc:
         Heading("Summary"),
         summary_table(data),
     )
+    if any(row.get("kind") == "answers" for row in data["rows"]):
+        doc.add(Para("Latency: per query for retrieval suites; per question for answer suites (retrieval and "
+                     "generation, the whole answer)."))
     if image:
-        doc.add(Image(image, "metrics and retrieval latency per dataset and pipeline"))
+        doc.add(Image(image, "metrics and latency per dataset and pipeline"))
     reports = sorted({row["report"] for row in data["rows"]})
     doc.add(Heading("Suite reports"), Bullets([_relative(Path(r), folder) + "/report.html" for r in reports]))
     if data["gates_failed"]:
@@ -210,7 +256,9 @@ def write_summary_plot(data: dict[str, Any], path: Path) -> None:
         colour = colours[i]
         quality.bar(xs, [r["metrics"][metric] or 0.0 if r else 0.0 for r in rows], width, label=label, color=colour)
         latency.bar(xs, [max(r["p95_ms"], 0.01) if r else 0.0 for r in rows], width, label=label, color=colour)
-    for ax, title in ((quality, MetricName.parse(metric).display), (latency, "p95 retrieval latency (ms)")):
+    kinds = {row.get("kind", "retrieval") for row in data["rows"]}
+    what = "retrieval" if kinds == {"retrieval"} else "answer" if kinds == {"answers"} else "retrieval / answer"
+    for ax, title in ((quality, display_name(metric)), (latency, f"p95 {what} latency (ms)")):
         ax.set_xticks(range(len(datasets)), datasets)
         ax.set_title(title, fontsize=10)
         ax.grid(True, axis="y", alpha=0.3)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -25,6 +25,9 @@ from pydantic import (
 from rag_app.config import ENV_REF, expand_env, first_problem, read_yaml
 from rag_app.errors import ConfigError
 from rag_app.evaluation.metrics import DEFAULT_CUTOFFS, DEFAULT_FAMILIES, MetricName, expand_metrics
+
+if TYPE_CHECKING:
+    from rag_app.evaluation.answer_suite import AnswerSuite
 
 _LABEL = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -55,6 +58,15 @@ class DatasetSpec(_Strict):
 
     _env_vars: list[str] = PrivateAttr(default_factory=list)
 
+    @field_validator("type", mode="before")
+    @classmethod
+    def _known_type(cls, value: Any) -> Any:
+        if value == "answers":
+            raise ValueError("an 'answers' dataset makes an answer suite; load it with load_suite (rag eval SUITE)")
+        if value not in ("beir", "files"):
+            raise ValueError(f"unknown dataset type {value!r}; valid: answers, beir, files")
+        return value
+
     @model_validator(mode="after")
     def _corpus_for_files(self) -> DatasetSpec:
         if self.type == "files" and not self.corpus:
@@ -79,12 +91,17 @@ class Published(_Strict):
     _keys = field_validator("metrics")(_check_metric_keys)
 
 
-class PipelineSpec(_Strict):
+class PipelineBase(_Strict):
     """One pipeline config to evaluate, with overrides deep-merged over it."""
 
     label: str = Field(pattern=_LABEL)
     config: str = Field(description="pipeline YAML, relative to the suite file")
     overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class PipelineSpec(PipelineBase):
+    """A pipeline of a retrieval suite (published reference numbers and gates of its own)."""
+
     published: Published | None = None
     fail_under: dict[str, float] = Field(default_factory=dict)
 
@@ -107,11 +124,39 @@ class QuerySubset(_Strict):
         return self
 
 
-class Suite(_Strict):
-    """A whole eval suite file."""
+class SuiteBase(_Strict):
+    """What every suite has: a name, and paths resolved against the suite file's folder."""
 
     name: str = Field(pattern=_LABEL)
     description: str = ""
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    def resolve(self, value: str) -> Path:
+        """A path from the suite, resolved against the suite file's directory."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self._base_dir / path).resolve()
+
+
+def unique_labels(labels: list[str]) -> None:
+    """Raise ValueError naming the repeated pipeline labels, if any."""
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise ValueError(f"pipeline labels must be unique; repeated: {', '.join(dupes)}")
+
+
+class Suite(SuiteBase):
+    """A whole retrieval eval suite file."""
+
     dataset: DatasetSpec
     pipelines: list[PipelineSpec] = Field(min_length=1)
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_FAMILIES))
@@ -119,9 +164,6 @@ class Suite(_Strict):
     depth: int | None = Field(default=None, gt=0, le=10000, description="chunks retrieved per query")
     queries: QuerySubset = Field(default_factory=QuerySubset)
     fail_under: dict[str, float] = Field(default_factory=dict)
-
-    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
-    _source: Path | None = PrivateAttr(default=None)
 
     _keys = field_validator("fail_under")(_check_metric_keys)
 
@@ -143,24 +185,8 @@ class Suite(_Strict):
     def _unique_labels(self) -> Suite:
         if self.depth is not None and self.depth < max(self.cutoffs):
             raise ValueError(f"depth ({self.depth}) must be at least the largest cut-off ({max(self.cutoffs)})")
-        labels = [p.label for p in self.pipelines]
-        dupes = sorted({x for x in labels if labels.count(x) > 1})
-        if dupes:
-            raise ValueError(f"pipeline labels must be unique; repeated: {', '.join(dupes)}")
+        unique_labels([p.label for p in self.pipelines])
         return self
-
-    @property
-    def base_dir(self) -> Path:
-        return self._base_dir
-
-    @property
-    def source(self) -> Path | None:
-        return self._source
-
-    def resolve(self, value: str) -> Path:
-        """A path from the suite, resolved against the suite file's directory."""
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else (self._base_dir / path).resolve()
 
     def metric_names(self, extra_keys: Iterable[str] = ()) -> list[MetricName]:
         """Every metric to compute: suite metrics x cut-offs, plus those gates and references name."""
@@ -177,12 +203,10 @@ class Suite(_Strict):
 
 
 def parse_suite(data: Any, *, base_dir: Path, origin: str = "suite") -> Suite:
-    """Validate a suite mapping (already loaded from YAML)."""
+    """Validate a retrieval suite mapping (already loaded from YAML)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
-    raw = data.get("dataset")
-    raw_dataset: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    env_vars = [m.group(1) for key in ("path", "corpus") for m in ENV_REF.finditer(str(raw_dataset.get(key) or ""))]
+    env_vars = dataset_env_vars(data)
     expanded = expand_env(data, Path(origin).name)
     try:
         suite = Suite(**expanded)
@@ -193,10 +217,33 @@ def parse_suite(data: Any, *, base_dir: Path, origin: str = "suite") -> Suite:
     return suite
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Load and validate an eval suite YAML file (errors are one-line ``ConfigError``s)."""
+def dataset_env_vars(data: dict[str, Any]) -> list[str]:
+    """The ``${VAR}`` names in the raw ``dataset.path`` / ``dataset.corpus`` (named in 'not found' errors)."""
+    raw = data.get("dataset")
+    raw_dataset: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    return [m.group(1) for key in ("path", "corpus") for m in ENV_REF.finditer(str(raw_dataset.get(key) or ""))]
+
+
+def is_answer_suite_data(data: Any) -> bool:
+    """Whether a loaded suite mapping is an answer suite (``dataset: {type: answers}``)."""
+    dataset = data.get("dataset") if isinstance(data, dict) else None
+    return isinstance(dataset, dict) and dataset.get("type") == "answers"
+
+
+def load_suite(path: str | Path) -> Suite | AnswerSuite:
+    """Load and validate an eval suite YAML file (errors are one-line ``ConfigError``s).
+
+    ``dataset: {type: answers}`` makes it an answer suite
+    (:class:`~rag_app.evaluation.answer_suite.AnswerSuite`); anything else is a retrieval suite.
+    """
     path = Path(path)
     data = read_yaml(path, what="suite", examples="eval/suites/")
-    suite = parse_suite(data or {}, base_dir=path.parent, origin=str(path))
+    suite: Suite | AnswerSuite
+    if is_answer_suite_data(data):
+        from rag_app.evaluation.answer_suite import parse_answer_suite
+
+        suite = parse_answer_suite(data, base_dir=path.parent, origin=str(path))
+    else:
+        suite = parse_suite(data or {}, base_dir=path.parent, origin=str(path))
     suite._source = path.resolve()
     return suite

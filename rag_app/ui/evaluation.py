@@ -15,6 +15,8 @@ from rag_app.ui import state
 logger = logging.getLogger(__name__)
 
 SUMMARY_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "hit@10")
+# answer reports (``rag eval`` on an answer suite): shown when present, like the retrieval ones
+ANSWER_SUMMARY_METRICS = ("correct", "citation_precision", "cited", "abstention", "false_abstention", "ttft_p50_s")
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,8 @@ def evaluation_page() -> None:
         return
     _summary(data)
     st.subheader("Metrics")
-    st.dataframe(metrics_rows(data, SUMMARY_METRICS), hide_index=True, width="stretch")
+    summary = ANSWER_SUMMARY_METRICS if data.get("kind") == "answers" else SUMMARY_METRICS
+    st.dataframe(metrics_rows(data, summary), hide_index=True, width="stretch")
     with st.expander("All metrics"):
         st.dataframe(metrics_rows(data), hide_index=True, width="stretch")
     gates = gate_rows(data)
