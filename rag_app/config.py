@@ -48,6 +48,11 @@ class SourcesConfig(_Strict):
     include: list[str] = Field(default_factory=lambda: ["**/*"])
     exclude: list[str] = Field(default_factory=lambda: ["**/.*", "**/.*/**"])
     max_file_mb: float = Field(default=50.0, gt=0)
+    follow_symlinks: bool = Field(
+        default=True,
+        description="follow symbolic links whose target stays inside the ingested folders "
+        "(links that lead outside are always refused)",
+    )
     loaders: dict[str, ComponentConfig] = Field(default_factory=dict)
 
     def loader_for(self, suffix: str) -> ComponentConfig | None:

@@ -8,8 +8,6 @@ no per-user state.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -21,6 +19,7 @@ from rag_app import registry
 from rag_app.answering import AnswerStream, start_answer
 from rag_app.config import PipelineConfig
 from rag_app.errors import ConfigError, FingerprintMismatchError, InputError
+from rag_app.filtering import FieldType, field_types, validate
 from rag_app.generation.templates import PromptTemplate, load_template
 from rag_app.ingest.manifest import Manifest
 from rag_app.ingest.runner import Ingestor, ProgressFn
@@ -38,6 +37,7 @@ from rag_app.protocols import (
 from rag_app.retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from rag_app.retrieval.mmr import MaximalMarginalRelevance
 from rag_app.retrieval.transforms import QueryTransform, build_query_transform
+from rag_app.store_identity import adopt_legacy_state, state_path
 from rag_app.types import Answer, Document, Filter, IngestReport, Message, ScoredChunk
 
 logger = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ class Pipeline:
         # Set once the collection is verified and open for queries; every ingest, delete
         # and close clears it, so the per-query path does no fingerprint or count I/O.
         self._query_ready = False
+        self._state_adopted = False
+        self._field_types: dict[str, FieldType] = {}  # metadata types the manifest recorded (filter typing)
         self._lock = threading.RLock()
 
     # ---- identity -------------------------------------------------------
@@ -107,7 +109,16 @@ class Pipeline:
         return {**self._fingerprint_without_dimension(), "dimension": self.embedder.dimension}
 
     def manifest_path(self) -> Path:
+        self._adopt_legacy_state()
         return state_path(self.config, "manifest", ".json")
+
+    def _adopt_legacy_state(self) -> None:
+        """Once: rename a manifest / index written when state was keyed on every store param."""
+        if self._state_adopted:
+            return
+        kinds = [("manifest", ".json"), *((spec.type, "") for spec in self.config.retrieval.retrievers)]
+        adopt_legacy_state(self.config, kinds)
+        self._state_adopted = True
 
     def listeners(self) -> list[IndexListener]:
         """Secondary indexes (BM25 ...) that ingestion keeps in sync with the store."""
@@ -123,11 +134,13 @@ class Pipeline:
         progress: ProgressFn | None = None,
     ) -> IngestReport:
         """Ingest files and directories incrementally (see ``rag_app.ingest``)."""
-        files, roots = discover([Path(p) for p in paths], self.config.sources)
+        found = discover([Path(p) for p in paths], self.config.sources)
         with self._lock:
             ingestor = self._ingestor(rebuild)
             do_prune = self.config.ingest.prune if prune is None else prune
-            return ingestor.run_files(files, roots, prune=do_prune, progress=progress)
+            return ingestor.run_files(
+                found.files, found.roots, prune=do_prune, progress=progress, refused=found.refused
+            )
 
     def ingest_documents(self, documents: Sequence[Document], *, rebuild: bool = False) -> IngestReport:
         """Ingest already-loaded documents (used by the eval harness for BEIR corpora)."""
@@ -147,6 +160,11 @@ class Pipeline:
             # Checked before any model loads, so an unchanged corpus re-ingests in
             # well under a second; the dimension is a function of the embedder name.
             _check_recorded(recorded, self._fingerprint_without_dimension(), "the same embedder and chunker")
+            dimension = recorded.get("dimension")
+            if isinstance(dimension, int):
+                # The store checks its own settings (metric, full text) against the collection now:
+                # runtime-only changes share the manifest, so "all unchanged" must not hide a mismatch.
+                self.store.open(dimension, recorded)
         stored = self.store.count()
         if manifest.sources and stored == 0:
             logger.warning("the store is empty but the manifest is not; re-ingesting everything")
@@ -220,6 +238,7 @@ class Pipeline:
         if k <= 0:
             raise InputError(f"top_k must be positive, got {k}")
         self._open_for_query()
+        filters = validate(filters, self._field_types)  # `page="2"` from a command line means page 2
         if len(self.retrievers) == 1 and all(s is None for s in (self.reranker, self.query_transform, self.mmr)):
             return self.retrievers[0].retrieve(query, depth=k, filters=filters)
         depth = max(k, cfg.candidates)
@@ -248,6 +267,7 @@ class Pipeline:
         with self._lock:
             if self._query_ready:
                 return
+            self._adopt_legacy_state()
             recorded = self.store.fingerprint()
             if recorded is None:
                 raise InputError(
@@ -258,7 +278,16 @@ class Pipeline:
             _check_recorded(recorded, expected, "the same embedder")
             self.store.open(self.embedder.dimension, recorded)
             self._sync_listeners(self.store.count())
+            self._field_types = self._recorded_field_types()
             self._query_ready = True
+
+    def _recorded_field_types(self) -> dict[str, FieldType]:
+        """Metadata types the manifest recorded; an unreadable manifest only costs filter typing here."""
+        try:
+            return field_types(Manifest.load(self.manifest_path()).fields)
+        except ConfigError as exc:
+            logger.warning("filters are typed by rag_app's own fields only: %s", exc)
+            return {}
 
     # ---- answers ------------------------------------------------------------
     def stream(
@@ -403,16 +432,6 @@ def _check_recorded(recorded: dict[str, Any], expected: dict[str, Any], what: st
             f"the collection was built with {actual} but this config uses {expected}; "
             f"use {what}, or re-ingest with --rebuild"
         )
-
-
-def state_path(config: PipelineConfig, kind: str, suffix: str) -> Path:
-    """Where per-collection state (manifest, sparse index) lives: keyed by the store config."""
-    store = config.store
-    key = json.dumps(
-        {"type": store.type, "params": store.params, "base": str(config.base_dir)}, sort_keys=True, default=str
-    )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return config.resolve_path(config.ingest.state_dir) / f"{kind}-{store.type}-{digest}{suffix}"
 
 
 class _LazyTokenizer:

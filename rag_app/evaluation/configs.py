@@ -6,9 +6,11 @@ folder's digest, shared by retrieval and answer suites over it; BEIR: the
 dataset's digest) and everything in the config that changes what gets stored
 (loaders, chunker, embedder, store kind and metric). A second run with the same
 key finds the collection and its sync manifest and embeds nothing; the user's
-own index is never touched. Retrievers with their own index (BM25) and the
-generator are not part of the key: the pipeline backfills such an index from the
-stored chunks, so a hybrid pipeline reuses the collection its dense-only sibling built.
+own collection is never touched (each store says how to isolate a copy: a file
+under the cache folder, an ``eval_<key>`` Milvus collection or Pinecone namespace).
+Retrievers with their own index (BM25) and the generator are not part of the
+key: the pipeline backfills such an index from the stored chunks, so a hybrid
+pipeline reuses the collection its dense-only sibling built.
 """
 
 from __future__ import annotations
@@ -21,18 +23,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rag_app import store_identity
 from rag_app.config import PipelineConfig, load_config, parse_config
-from rag_app.errors import ConfigError
 from rag_app.evaluation.suite import PipelineBase, SuiteBase
 
-# Store params that only say *where* the collection lives (replaced by the cache location).
-_LOCATION_PARAMS: dict[str, tuple[str, ...]] = {
-    "memory": ("path",),
-    "milvus": ("uri", "collection"),
-}
-# Embedder/store params that change speed or access, not what is stored (not in the cache key).
-_RUNTIME_PARAMS = ("batch_size", "threads", "device", "timeout_s", "token_env")
-_SERVER_SCHEMES = ("http://", "https://")
+# Embedder params that change speed, not the vectors (not in the cache key). Store params
+# declare their own runtime/location split (``rag_app.store_identity``).
+_EMBEDDER_RUNTIME_PARAMS = ("batch_size", "threads", "device", "timeout_s", "token_env")
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,12 +73,8 @@ def config_hash(config: PipelineConfig) -> str:
 def cache_key(config: PipelineConfig, dataset_checksum: str) -> str:
     """What decides whether an ingested eval collection can be reused."""
     data = config_dict(config)
-    store_params = {
-        k: v
-        for k, v in data["store"]["params"].items()
-        if k not in _LOCATION_PARAMS.get(data["store"]["type"], ()) and k not in _RUNTIME_PARAMS
-    }
-    embedder_params = {k: v for k, v in data["embedder"]["params"].items() if k not in _RUNTIME_PARAMS}
+    store_params = store_identity.stored_params(config)
+    embedder_params = {k: v for k, v in data["embedder"]["params"].items() if k not in _EMBEDDER_RUNTIME_PARAMS}
     key = {
         "dataset": dataset_checksum,
         "sources": data["sources"],
@@ -106,21 +99,7 @@ def cache_entry(cache_dir: Path, name: str, config: PipelineConfig, checksum: st
 def isolate(config: PipelineConfig, folder: Path, key: str) -> PipelineConfig:
     """A copy of ``config`` whose store and sync manifest live in ``folder`` (the cache entry)."""
     data = config_dict(config)
-    store = data["store"]
-    kind = store["type"]
-    params = store["params"]
-    if kind == "memory":
-        params["path"] = str(folder / "store")
-    elif kind == "milvus":
-        uri = str(params.get("uri", ""))
-        if not uri.startswith(_SERVER_SCHEMES):
-            params["uri"] = str(folder / "milvus.db")
-        params["collection"] = f"eval_{key}"
-    else:
-        raise ConfigError(
-            f"rag eval cannot isolate a {kind!r} store yet (supported: {', '.join(_LOCATION_PARAMS)}); "
-            "evaluate with a memory or milvus store"
-        )
+    data["store"]["params"] = store_identity.isolated_params(config, folder, key)
     data["ingest"]["state_dir"] = str(folder / "state")
     return parse_config(data, base_dir=config.base_dir, origin=f"eval copy of {config.name}")
 

@@ -40,6 +40,8 @@ class Manifest:
     path: Path | None
     fingerprint: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, SourceEntry] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)
+    """Stored type of each metadata key seen (``integer``, ``number``, ``string``, ``boolean``, ``mixed``)."""
 
     @classmethod
     def load(cls, path: Path | None) -> Manifest:
@@ -53,7 +55,8 @@ class Manifest:
             raise ConfigError(
                 f"sync manifest {path} is unreadable ({exc}); delete it and re-ingest with --rebuild"
             ) from exc
-        return cls(path, raw.get("fingerprint", {}), sources)
+        fields = raw.get("fields", {})
+        return cls(path, raw.get("fingerprint", {}), sources, dict(fields) if isinstance(fields, dict) else {})
 
     def save(self) -> None:
         """Write atomically (temp file + rename); a crash never leaves half a file."""
@@ -64,6 +67,7 @@ class Manifest:
             "version": VERSION,
             "fingerprint": self.fingerprint,
             "sources": {k: asdict(v) for k, v in sorted(self.sources.items())},
+            "fields": dict(sorted(self.fields.items())),
         }
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".manifest-", suffix=".tmp")
         try:
@@ -76,6 +80,7 @@ class Manifest:
 
     def reset(self) -> None:
         self.sources.clear()
+        self.fields.clear()
         self.fingerprint = {}
 
     def chunk_count(self) -> int:

@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rag_app.errors import InputError, one_line
+from rag_app.filtering import field_types, observe_types
 from rag_app.ids import content_hash, doc_id_for
 from rag_app.ingest.manifest import Manifest, SourceEntry
-from rag_app.ingest.sources import SourceFile, under_roots
+from rag_app.ingest.sources import Refused, SourceFile, under_roots
 from rag_app.protocols import Chunker, Embedder, IndexListener, Loader, VectorStore
 from rag_app.types import Chunk, Document, IngestReport
 
@@ -58,10 +59,19 @@ class Ingestor:
             self._opened = True
 
     def run_files(
-        self, files: Sequence[SourceFile], roots: list[str], *, prune: bool, progress: ProgressFn | None = None
+        self,
+        files: Sequence[SourceFile],
+        roots: list[str],
+        *,
+        prune: bool,
+        progress: ProgressFn | None = None,
+        refused: Sequence[Refused] = (),
     ) -> IngestReport:
+        """Ingest ``files``; ``refused`` entries (links out of the roots ...) count as failed, one line each."""
         start = time.perf_counter()
-        self.report.files_seen = len(files)
+        self.report.files_seen = len(files) + len(refused)
+        for entry in refused:
+            self._fail(entry.relpath, entry.message)
         try:
             for i, file in enumerate(files):
                 if progress:
@@ -163,6 +173,7 @@ class Ingestor:
         self.store.upsert(chunks, vectors)
         for listener in self.listeners:
             listener.on_upsert(chunks)
+        self.manifest.fields = dict(observe_types(field_types(self.manifest.fields), (c.metadata for c in chunks)))
         for p in self._pending:
             old = self.manifest.sources.get(p.source)
             stale = sorted(set(old.chunk_ids) - set(p.entry.chunk_ids)) if old else []

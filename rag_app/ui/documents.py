@@ -12,7 +12,7 @@ from rag_app.errors import RagError, one_line
 from rag_app.pipeline import Pipeline
 from rag_app.types import IngestReport
 from rag_app.ui import state
-from rag_app.ui.uploads import UploadError, UploadPolicy, describe_sources, policy_for, save_upload, stored_upload
+from rag_app.ui.uploads import UploadPolicy, describe_sources, policy_for, save_uploads, stored_upload
 
 logger = logging.getLogger(__name__)
 
@@ -31,21 +31,26 @@ def documents_page() -> None:
     _listing(pipeline)
 
 
-def _notify(kind: str, lines: list[str]) -> None:
-    """Keep a message for the next run (results are shown after the page refreshes its stats)."""
-    st.session_state[_NOTICE] = (kind, lines)
+def _notify(kind: str, lines: list[str], notes: list[str] | None = None) -> None:
+    """Keep a message for the next run (results are shown after the page refreshes its stats).
+
+    ``lines``: the headline, then one error per line; ``notes``: informational lines (renamed uploads).
+    """
+    st.session_state[_NOTICE] = (kind, lines, notes or [])
 
 
 def _show_notice() -> None:
     notice = st.session_state.pop(_NOTICE, None)
     if not notice:
         return
-    kind, lines = notice
+    kind, lines, notes = notice
     head, *rest = lines
     if kind == "success":
         st.success(head, icon=":material/check_circle:")
     else:
         st.warning(head, icon=":material/warning:")
+    for line in notes:
+        st.info(line, icon=":material/info:")
     for line in rest:
         st.error(line, icon=":material/error:")
 
@@ -80,7 +85,10 @@ def _upload(pipeline: Pipeline) -> None:
         accept_multiple_files=True,
         max_upload_size=max(1, policy.max_bytes // 2**20),
         key=f"uploader-{generation}",
-        help=f"Stored in {settings.uploads_dir}; a file with the same name replaces the earlier upload.",
+        help=(
+            f"Stored in {settings.uploads_dir}; a file with the same name replaces the earlier upload "
+            "(names changed to be stored safely get a short suffix, so they never replace another upload)."
+        ),
     )
     if not files:
         return
@@ -92,40 +100,36 @@ def _upload(pipeline: Pipeline) -> None:
 
 
 def _ingest(pipeline: Pipeline, uploads_dir: Path, uploads: list[tuple[str, bytes]], policy: UploadPolicy) -> None:
-    """Store the valid uploads, ingest them with a progress bar, and leave a notice with the outcome."""
-    saved: list[Path] = []
-    refused: list[str] = []
-    for name, data in uploads:
-        try:
-            saved.append(save_upload(uploads_dir, name, data, policy))
-        except UploadError as exc:
-            refused.append(one_line(exc))
-        except OSError as exc:
-            refused.append(f"{name}: cannot be stored ({exc.strerror})")
+    """Store the valid uploads, ingest them with a progress bar, and leave a notice with the outcome.
+
+    The headline counts distinct documents that landed: uploads refused, failed, or
+    identical to another upload of the batch (stored once) are not counted.
+    """
+    batch = save_uploads(uploads_dir, uploads, policy)
     report = IngestReport()
-    if saved:
+    if batch.saved:
         bar = st.progress(0.0, text="Ingesting…")
 
         def progress(done: int, total: int, current: str) -> None:
             bar.progress(done / total if total else 1.0, text=f"{done}/{total} {Path(current).name}")
 
         try:
-            report = pipeline.ingest(saved, prune=False, progress=progress)
+            report = pipeline.ingest(batch.saved, prune=False, progress=progress)
         except RagError as exc:
-            _notify("warning", ["Ingestion stopped.", one_line(exc), *refused])
+            _notify("warning", ["Ingestion stopped.", one_line(exc), *batch.refused], batch.notes)
             return
         except Exception as exc:
             logger.exception("ingesting uploads failed")
-            _notify("warning", ["Ingestion stopped.", one_line(exc), *refused])
+            _notify("warning", ["Ingestion stopped.", one_line(exc), *batch.refused], batch.notes)
             return
     prefix = f"{uploads_dir.resolve().as_posix()}/"  # loaders name files by full path; the name is enough here
-    failures = refused + [err["error"].replace(prefix, "") for err in report.errors]
-    ok = len(saved) - report.files_failed
+    failures = batch.refused + [err["error"].replace(prefix, "") for err in report.errors]
+    ok = len(batch.saved) - report.files_failed
     head = (
-        f"Ingested {ok} of {len(uploads)} file(s): +{report.chunks_added} chunks, "
+        f"Ingested {ok} of {batch.received} file(s): +{report.chunks_added} chunks, "
         f"{report.embeddings_computed} embeddings, {report.seconds:.1f} s."
     )
-    _notify("warning" if failures else "success", [head, *failures])
+    _notify("warning" if failures or ok < batch.received else "success", [head, *failures], batch.notes)
 
 
 def _listing(pipeline: Pipeline) -> None:

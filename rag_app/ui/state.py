@@ -1,15 +1,15 @@
 """Shared app state: one cached Pipeline per config file, and per-session settings/history.
 
 Pipelines are process-wide (``st.cache_resource``): models load once and are
-reused by every session and rerun. Two configs that point at the same store
-location (e.g. one Milvus Lite ``.db`` folder) are never open at once: opening
-one closes the other, since one process should hold one client per file.
+reused by every session and rerun. Two configs that point at the same
+collection (``rag_app.store_identity``: the store's location params, whatever
+their runtime settings) are never open at once: opening one closes the other,
+so one collection never has two stale views (or two BM25 indexes) in a process.
 Per-user state (the selected config, chat history) lives in ``st.session_state``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import threading
@@ -22,6 +22,7 @@ import streamlit as st
 from rag_app.config import PipelineConfig, load_config
 from rag_app.errors import RagError, one_line
 from rag_app.pipeline import Pipeline, build_pipeline
+from rag_app.store_identity import location_key
 from rag_app.types import Answer, Message
 from rag_app.ui.settings import UiSettings, load_settings
 
@@ -38,12 +39,8 @@ def build(config: PipelineConfig) -> Pipeline:
 
 
 def store_location(config: PipelineConfig) -> str:
-    """What identifies a store's data: its type plus the resolved file/folder or URL it uses."""
-    params = config.store.params
-    where = params.get("uri") or params.get("path")
-    if isinstance(where, str) and where and "://" not in where:
-        where = str(config.resolve_path(where))
-    return json.dumps([config.store.type, where if where else params], sort_keys=True, default=str)
+    """What identifies a store's data (see ``rag_app.store_identity``): equal strings, one collection."""
+    return location_key(config)
 
 
 @dataclass

@@ -9,16 +9,17 @@ ingested.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag_app.config import DEFAULT_LOADERS, PipelineConfig
-from rag_app.errors import InputError
+from rag_app.errors import InputError, one_line
 
 MAX_NAME_CHARS = 120
 _UNSAFE = re.compile(r"[^\w. -]+")  # \w: letters and digits of any script, and _
@@ -52,26 +53,47 @@ def policy_for(config: PipelineConfig, max_mb: float | None = None) -> UploadPol
 def sanitize_filename(name: str) -> str:
     """A safe file name derived from an untrusted one (never a path, never hidden, never empty).
 
-    ``"../../evil.md"`` becomes ``"evil.md"``; ``"..\\\\x\\\\notes.MD"`` becomes ``"notes.MD"``.
+    ``"../../evil.md"`` becomes ``"evil.md"``; ``"..\\\\x\\\\notes.MD"`` becomes ``"notes.MD"``;
+    a stem with nothing safe left (``"😀.md"``) becomes ``"upload.md"``.
 
     Raises:
-        UploadError: nothing usable is left of the name.
+        UploadError: the name has no extension (``".bashrc"`` has none) or nothing usable is left.
     """
-    base = re.split(r"[\\/]", unicodedata.normalize("NFKC", name))[-1]
+    base = _last_component(unicodedata.normalize("NFKC", name))
     base = "".join(ch for ch in base if ch.isprintable())
-    base = _RUNS.sub("_", _UNSAFE.sub("_", base)).strip(" ._-")
     stem, dot, ext = base.rpartition(".")
-    if not dot:
-        stem, ext = base, ""
-    stem = stem.strip(" ._-")
-    if not stem or stem.lower() in _RESERVED:
-        stem = f"upload_{stem}" if stem else "upload"
-    ext = ext[:16]
-    stem = stem[: MAX_NAME_CHARS - len(ext) - 1]
-    safe = f"{stem}.{ext}" if ext else stem
+    ext = _UNSAFE.sub("", ext)[:16] if dot and stem.strip(" ._-") else ""
     if not ext:
         raise UploadError(f"{name!r}: the file name has no extension, so its type is unknown")
-    return safe
+    stem = _RUNS.sub("_", _UNSAFE.sub("_", stem)).strip(" ._-")
+    if not stem or stem.lower() in _RESERVED:
+        stem = f"upload_{stem}" if stem else "upload"
+    return f"{stem[: MAX_NAME_CHARS - len(ext) - 1]}.{ext}"
+
+
+def stored_name(name: str) -> str:
+    """The name an upload is stored under: :func:`sanitize_filename`, made unique when it is lossy.
+
+    A name that sanitises to itself is stored as is, so uploading ``notes.md``
+    again replaces the earlier ``notes.md`` (an update). A name that had to be
+    changed gets a short hash of the original name (``report?.md`` ->
+    ``report-1f0c9a2e.md``), so two different names never share one file,
+    while the same original name still maps to the same file.
+    """
+    safe = sanitize_filename(name)
+    original = unicodedata.normalize("NFC", _last_component(name))
+    if safe == original:
+        return safe
+    return _tagged(safe, hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:8])
+
+
+def _last_component(name: str) -> str:
+    return re.split(r"[\\/]", name)[-1]
+
+
+def _tagged(safe: str, tag: str) -> str:
+    stem, _, ext = safe.rpartition(".")
+    return f"{stem[: MAX_NAME_CHARS - len(ext) - len(tag) - 2]}-{tag}.{ext}"
 
 
 def validate_upload(name: str, size: int, policy: UploadPolicy) -> str:
@@ -111,7 +133,7 @@ def target_path(uploads_dir: Path, safe_name: str) -> Path:
 
 
 def save_upload(uploads_dir: Path, name: str, data: bytes, policy: UploadPolicy) -> Path:
-    """Validate and store one upload; a file with the same safe name is replaced.
+    """Validate and store one upload under :func:`stored_name`; an earlier upload of that name is replaced.
 
     Returns:
         The absolute path written (inside ``uploads_dir``).
@@ -119,9 +141,60 @@ def save_upload(uploads_dir: Path, name: str, data: bytes, policy: UploadPolicy)
     Raises:
         UploadError: the upload was refused (nothing is written).
     """
-    safe = validate_upload(name, len(data), policy)
+    validate_upload(name, len(data), policy)
+    return _write(uploads_dir, stored_name(name), data)
+
+
+@dataclass
+class SavedUploads:
+    """What :func:`save_uploads` did with one batch of uploads."""
+
+    received: int
+    saved: list[Path] = field(default_factory=list)
+    """Distinct files written, in upload order."""
+    refused: list[str] = field(default_factory=list)
+    """One line per upload that was not stored."""
+    notes: list[str] = field(default_factory=list)
+    """One line per upload stored under another name, or stored once for several identical uploads."""
+
+
+def save_uploads(uploads_dir: Path, uploads: Sequence[tuple[str, bytes]], policy: UploadPolicy) -> SavedUploads:
+    """Store a batch of ``(name, data)`` uploads; no upload overwrites a different one of the same batch.
+
+    Two uploads that end up with one stored name (``a/notes.md`` and
+    ``b/notes.md``) are stored once when their bytes are equal, else the later
+    one gets a hash of its content in its name.
+    """
+    out = SavedUploads(received=len(uploads))
+    taken: dict[str, str] = {}  # stored name -> content digest, in this batch
+    for name, data in uploads:
+        try:
+            validate_upload(name, len(data), policy)
+            target = stored_name(name)
+            digest = hashlib.sha256(data).hexdigest()
+            if target in taken and taken[target] != digest:
+                target = _tagged(target, digest[:8])
+            if taken.get(target) == digest:
+                out.notes.append(f"{name}: identical to another upload in this batch; stored once as {target}")
+                continue
+            path = _write(uploads_dir, target, data)
+        except UploadError as exc:
+            out.refused.append(one_line(exc))
+            continue
+        except OSError as exc:
+            out.refused.append(f"{name}: cannot be stored ({exc.strerror})")
+            continue
+        taken[target] = digest
+        out.saved.append(path)
+        if target != unicodedata.normalize("NFC", _last_component(name)):
+            out.notes.append(f"{name}: stored as {target}")
+    return out
+
+
+def _write(uploads_dir: Path, safe_name: str, data: bytes) -> Path:
+    """Write ``data`` to ``uploads_dir / safe_name`` atomically (temp file + rename)."""
     uploads_dir.mkdir(parents=True, exist_ok=True)
-    path = target_path(uploads_dir, safe)
+    path = target_path(uploads_dir, safe_name)
     fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -343,6 +343,18 @@ def test_hostile_filter_values_match_exactly(store_factory: StoreFactory) -> Non
     assert not failures, "\n".join(failures)
 
 
+def test_filter_values_are_typed_by_the_stored_field_type(store_factory: StoreFactory) -> None:
+    """``page`` is stored as a number: ``page="2"`` (a command line's value) matches page 2 on every store."""
+    store = opened(store_factory)
+    store.upsert([chunk(f"p{n}", page=n) for n in (1, 2, 3)], [Q] * 3)
+    assert ids(store, [F("page", "eq", "2")]) == ["p2"]
+    assert sorted(ids(store, [F("page", "gte", "2")])) == ["p2", "p3"]
+    assert sorted(ids(store, [F("page", "in", ["1", "3"])])) == ["p1", "p3"]
+    assert sorted(ids(store, [F("page", "ne", "2")])) == ["p1", "p3"]
+    with pytest.raises(InputError, match="page is stored as a number"):
+        store.search(Q, 5, [F("page", "eq", "two")])
+
+
 INVALID_FILTERS = [
     F("a b", "eq", "x"), F('x"]', "eq", "x"), F("1abc", "eq", "x"), F("", "eq", "x"), F("a.b", "eq", "x"),
     F('metadata["x"]', "eq", "x"), F("x" * 65, "eq", "x"), F("lang", "like", "x"), F("lang", "eq", None),

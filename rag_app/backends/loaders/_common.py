@@ -8,6 +8,7 @@ from pathlib import Path
 
 import charset_normalizer
 
+from rag_app.backends.loaders._sniff import binary_reason
 from rag_app.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -45,11 +46,15 @@ def decode_text(data: bytes, source: str) -> str:
     """Decode a text file: UTF-8 (BOM allowed) first, then charset detection.
 
     Raises:
-        InputError: the file is empty, or its bytes are not text in any
-            encoding ``charset_normalizer`` recognises.
+        InputError: the file is empty, its bytes look binary (a PDF or ZIP
+            signature, NUL bytes, control bytes; see ``_sniff``), or they are
+            not text in any encoding ``charset_normalizer`` recognises.
     """
     if not data.strip():
         raise no_text(source)
+    reason = binary_reason(data)
+    if reason is not None:
+        raise InputError(f"{source}: not a text file ({reason})")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

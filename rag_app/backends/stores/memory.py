@@ -54,15 +54,28 @@ class MemoryStore:
         metric: Metric = "COSINE"
         batch_size: int = Field(default=256, gt=0, description="accepted for parity with other stores")
 
+    #: Params that say where the data lives (see ``rag_app.store_identity``).
+    location_params: ClassVar[tuple[str, ...]] = ("path",)
+    #: Params that change how the store is used, not what it holds.
+    runtime_params: ClassVar[tuple[str, ...]] = ("batch_size",)
+
+    @classmethod
+    def location(cls, params: Params, *, base_dir: Path | None = None) -> dict[str, object]:
+        """The file stem this store writes (absolute), or None for an in-process store."""
+        stem = _stem(params.path, base_dir)
+        return {"path": os.path.abspath(stem) if stem is not None else None}
+
+    @classmethod
+    def isolated(cls, params: dict[str, Any], folder: Path, name: str) -> dict[str, Any]:
+        """``params`` moved to a private store under ``folder`` (eval caches)."""
+        return {**params, "path": str(folder / "store")}
+
     def __init__(self, params: Params, *, base_dir: Path | None = None, **_: object) -> None:
         self._params = params
         self._npz: Path | None = None
         self._sidecar: Path | None = None
-        if params.path:
-            stem = Path(params.path).expanduser()
-            if not stem.is_absolute() and base_dir is not None:
-                stem = base_dir / stem
-            stem = stem.with_suffix("") if stem.suffix in {".npz", ".json"} else stem
+        stem = _stem(params.path, base_dir)
+        if stem is not None:
             self._npz = stem.parent / (stem.name + ".npz")
             self._sidecar = stem.parent / (stem.name + ".json")
         self._lock = threading.RLock()
@@ -260,6 +273,16 @@ class MemoryStore:
         _atomic_write(self._npz, lambda f: np.savez(f, vectors=self._vectors, generation=self._generation))
         _atomic_write(self._sidecar, lambda f: f.write(common.dumps(meta).encode("utf-8")))
         logger.debug("saved %d chunks to %s", len(self._chunks), self._npz)
+
+
+def _stem(path: str | None, base_dir: Path | None) -> Path | None:
+    """The file stem ``<stem>.npz`` / ``<stem>.json`` are written at (relative to ``base_dir``)."""
+    if not path:
+        return None
+    stem = Path(path).expanduser()
+    if not stem.is_absolute() and base_dir is not None:
+        stem = base_dir / stem
+    return stem.with_suffix("") if stem.suffix in {".npz", ".json"} else stem
 
 
 def _atomic_write(target: Path, write: Any) -> None:

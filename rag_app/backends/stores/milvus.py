@@ -93,15 +93,32 @@ class MilvusStore:
                 raise ValueError("must be an http(s):// Milvus server or a Milvus Lite file ending in .db")
             return value
 
+    #: Params that say where the collection lives (see ``rag_app.store_identity``).
+    location_params: ClassVar[tuple[str, ...]] = ("uri", "db_name", "collection")
+    #: Params that change how the collection is reached or searched, not what it holds.
+    runtime_params: ClassVar[tuple[str, ...]] = (
+        "token_env", "search_params", "consistency_level", "batch_size", "timeout_s",
+    )
+
+    @classmethod
+    def location(cls, params: Params, *, base_dir: Path | None = None) -> dict[str, object]:
+        """Server URL or absolute Lite file, database and collection name."""
+        lite_path = _lite_path(params.uri, base_dir)
+        uri = os.path.abspath(lite_path) if lite_path is not None else params.uri.rstrip("/")
+        return {"uri": uri, "db_name": params.db_name or "", "collection": params.collection}
+
+    @classmethod
+    def isolated(cls, params: dict[str, Any], folder: Path, name: str) -> dict[str, Any]:
+        """``params`` moved to collection ``eval_<name>`` (in ``folder/milvus.db`` unless on a server)."""
+        out = {**params, "collection": f"eval_{name}"}
+        if not str(params.get("uri", "")).startswith(("http://", "https://")):
+            out["uri"] = str(folder / "milvus.db")
+        return out
+
     def __init__(self, params: Params, *, base_dir: Path | None = None, **_: object) -> None:
         self._params = params
         self._name = params.collection
-        self._lite_path: Path | None = None
-        if not params.uri.startswith(("http://", "https://")):
-            path = Path(params.uri).expanduser()
-            if not path.is_absolute():
-                path = (base_dir or Path.cwd()) / path
-            self._lite_path = path
+        self._lite_path = _lite_path(params.uri, base_dir)
         self._where = f"Milvus collection {self._name!r} at {self._lite_path or params.uri}"
         self._client: Any = None
         self._lock = threading.Lock()
@@ -353,3 +370,11 @@ class MilvusStore:
             expr = f"{field} in [{', '.join(filters_mod.milvus_literal(v) for v in unique[i : i + step])}]"
             self._call("delete", client.delete, self._name, filter=expr)
         self._unflushed = True
+
+
+def _lite_path(uri: str, base_dir: Path | None) -> Path | None:
+    """The Milvus Lite file ``uri`` names (relative to ``base_dir``), or None for a server URL."""
+    if uri.startswith(("http://", "https://")):
+        return None
+    path = Path(uri).expanduser()
+    return path if path.is_absolute() else (base_dir or Path.cwd()) / path

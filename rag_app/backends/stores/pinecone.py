@@ -21,6 +21,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pinecone import Pinecone, ServerlessSpec
@@ -76,6 +77,29 @@ class PineconeStore:
         consistency_wait_s: float = Field(default=30.0, ge=0, description="0 = do not wait after writes")
         poll_interval_s: float = Field(default=0.25, gt=0)
         create_timeout_s: int = Field(default=300, gt=0)
+
+    #: Params that say where the collection (index namespace) lives (see ``rag_app.store_identity``).
+    location_params: ClassVar[tuple[str, ...]] = ("index", "namespace", "host", "controller_host")
+    #: Params that change how the index is reached or created, not what the namespace holds.
+    runtime_params: ClassVar[tuple[str, ...]] = (
+        "api_key_env", "cloud", "region", "create_index", "batch_size", "timeout_s", "retries",
+        "backoff_s", "consistency_wait_s", "poll_interval_s", "create_timeout_s",
+    )
+
+    @classmethod
+    def location(cls, params: Params, **_: object) -> dict[str, object]:
+        """Index name, namespace and the hosts that resolve the index."""
+        return {
+            "index": params.index,
+            "namespace": params.namespace,
+            "host": (params.host or "").rstrip("/"),
+            "controller_host": (params.controller_host or "").rstrip("/"),
+        }
+
+    @classmethod
+    def isolated(cls, params: dict[str, Any], folder: Path, name: str) -> dict[str, Any]:
+        """``params`` moved to namespace ``eval_<name>`` of the same index (never the user's namespace)."""
+        return {**params, "namespace": f"eval_{name}"}
 
     def __init__(self, params: Params, **_: object) -> None:
         if params.namespace == META_NAMESPACE:
