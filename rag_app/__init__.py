@@ -6,6 +6,7 @@ Backends are imported lazily, so importing this package is cheap.
 
 from __future__ import annotations
 
+from rag_app import quiet as _quiet
 from rag_app.config import PipelineConfig, load_config
 from rag_app.errors import (
     BackendError,
@@ -16,6 +17,8 @@ from rag_app.errors import (
     RagError,
 )
 from rag_app.types import Chunk, Document, Filter, IngestReport, ScoredChunk
+
+_quiet.library_defaults()  # no Hugging Face progress bars or transformers warnings unless asked for
 
 __version__ = "0.1.0"
 

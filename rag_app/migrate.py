@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag_app.errors import ConfigError, FingerprintMismatchError, InputError
 from rag_app.ingest.manifest import Manifest
+from rag_app.readable import value_text
 
 if TYPE_CHECKING:
     from rag_app.pipeline import Pipeline
@@ -122,7 +123,7 @@ def _source_fingerprint(source: Pipeline) -> dict[str, object]:
 def _check_target_config(target: Pipeline, fingerprint: dict[str, object]) -> None:
     """The target config must describe the same vectors: vectors are copied, not re-embedded."""
     wanted = target.fingerprint()
-    diffs = [f"{k}: {fingerprint.get(k)!r} vs {wanted.get(k)!r}" for k in _FP_KEYS
+    diffs = [f"{k} {value_text(fingerprint.get(k))} vs {value_text(wanted.get(k))}" for k in _FP_KEYS
              if fingerprint.get(k) != wanted.get(k)]
     if diffs:
         raise FingerprintMismatchError(

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from rag_app.pipeline import Pipeline
 
 TopK = Annotated[int | None, typer.Option("--top-k", "-k", help="chunks to retrieve (default: config)")]
-Where = Annotated[list[str] | None, typer.Option("--where", "-w", help="metadata filter, e.g. format=pdf")]
+Where = Annotated[
+    list[str] | None,
+    typer.Option("--where", "-w", metavar="<field=value>", help="metadata filter, e.g. format=pdf (repeatable)"),
+]
 
 
 def _print_sources(answer: Answer) -> None:

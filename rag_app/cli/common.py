@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = Path("pipelines/local.yaml")
 ConfigOpt = Annotated[
     Path,
-    typer.Option("--config", "-c", envvar="RAG_CONFIG", help="pipeline YAML (env: RAG_CONFIG)"),
+    typer.Option("--config", "-c", envvar="RAG_CONFIG", help="pipeline YAML"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 

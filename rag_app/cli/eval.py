@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from rag_app.cli.common import DEFAULT_CONFIG, ConfigOpt, JsonOpt, emit_json, load_pipeline, user_errors
+from rag_app.cli.help import RagCommand, RagGroup
 
 
-class _DefaultRunGroup(TyperGroup):
+class _DefaultRunGroup(RagGroup):
     """Routes ``rag eval SUITE ...`` to ``rag eval run SUITE ...``."""
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
@@ -49,24 +49,28 @@ CacheOpt = Annotated[
 ]
 
 
-@app.command("run")
+@app.command("run", cls=RagCommand)
 def run(
     suite: Annotated[Path, typer.Argument(help="suite YAML, e.g. eval/suites/scifact.yaml")],
     fail_under: Annotated[
         list[str] | None,
         typer.Option(
-            "--fail-under", help="gate METRIC=VALUE for higher-is-better metrics, e.g. ndcg@10=0.6 (repeatable)"
+            "--fail-under",
+            metavar="<metric=value>",
+            help="gate for a higher-is-better metric, e.g. ndcg@10=0.6 (repeatable)",
         ),
     ] = None,
     fail_over: Annotated[
         list[str] | None,
         typer.Option(
-            "--fail-over", help="gate METRIC=VALUE for lower-is-better answer metrics, e.g. ttft_p50_s=4 (repeatable)"
+            "--fail-over",
+            metavar="<metric=value>",
+            help="gate for a lower-is-better answer metric, e.g. ttft_p50_s=4 (repeatable)",
         ),
     ] = None,
     pipeline: Annotated[
         list[str] | None,
-        typer.Option("--pipeline", "-p", help="only the pipeline with this label (repeatable)"),
+        typer.Option("--pipeline", "-p", metavar="<label>", help="only the pipeline with this label (repeatable)"),
     ] = None,
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="only the first N judged queries / questions")
@@ -78,7 +82,7 @@ def run(
 ) -> None:
     """Run every pipeline of SUITE, write eval/reports/<UTC time>-<suite>/, and check gates.
 
-    SUITE may also be a study (a file listing ``suites:``): each suite runs and one summary is written.
+    SUITE may also be a study (a YAML file with a suites: list): each suite runs and one summary is written.
     """
     from rag_app.evaluation.gates import parse_gate_args
     from rag_app.evaluation.harness import run_eval
@@ -155,7 +159,7 @@ def _run_study(
         raise typer.Exit(1)
 
 
-@app.command("compare")
+@app.command("compare", cls=RagCommand)
 def compare(
     a: Annotated[Path, typer.Argument(help="baseline report folder (eval/reports/...)")],
     b: Annotated[Path, typer.Argument(help="candidate report folder")],
@@ -174,7 +178,7 @@ def compare(
         typer.echo(format_comparison(result))
 
 
-@app.command("generate")
+@app.command("generate", cls=RagCommand)
 def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="dataset folder to write, e.g. eval/datasets/my-synthetic")],
     config: ConfigOpt = DEFAULT_CONFIG,
@@ -197,7 +201,7 @@ def generate(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace a dataset already in --out")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write a synthetic gold set (queries.jsonl, qrels/test.tsv) for a `files` suite over the ingested corpus."""
+    """Write a synthetic gold set (queries.jsonl, qrels/test.tsv) for a files suite over the ingested corpus."""
     from rag_app.evaluation.synthetic import GenerateOptions, generate_synthetic
 
     options = GenerateOptions(

@@ -81,7 +81,8 @@ def search(
     config: ConfigOpt = DEFAULT_CONFIG,
     top_k: Annotated[int | None, typer.Option("--top-k", "-k", help="number of chunks (default: config)")] = None,
     where: Annotated[
-        list[str] | None, typer.Option("--where", "-w", help="metadata filter, e.g. format=pdf (repeatable)")
+        list[str] | None,
+        typer.Option("--where", "-w", metavar="<field=value>", help="metadata filter, e.g. format=pdf (repeatable)"),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -129,7 +130,9 @@ def _hit_dict(rank: int, hit: ScoredChunk) -> dict[str, object]:
 
 
 def stats(config: ConfigOpt = DEFAULT_CONFIG, as_json: JsonOpt = False) -> None:
-    """Collection size and fingerprint."""
+    """Collection size, fingerprint (embedder and chunker) and where its state lives."""
+    from rag_app.readable import fingerprint_fields, store_location
+
     with user_errors():
         pipeline = load_pipeline(config)
         try:
@@ -139,5 +142,14 @@ def stats(config: ConfigOpt = DEFAULT_CONFIG, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(result.as_dict())
         return
-    typer.echo(f"store: {result.store}\ndocuments: {result.documents}\nchunks: {result.chunks}")
-    typer.echo(f"fingerprint: {result.fingerprint}\nmanifest: {result.manifest}")
+    location = store_location(pipeline.config)
+    rows = [("store", f"{result.store}, {location}" if location else result.store),
+            ("documents", str(result.documents)), ("chunks", str(result.chunks))]  # fmt: skip
+    if result.fingerprint:
+        rows.extend(fingerprint_fields(result.fingerprint))
+    else:
+        rows.append(("fingerprint", "none yet (nothing ingested)"))
+    rows.append(("manifest", result.manifest or "none yet"))
+    width = max(len(label) for label, _ in rows) + 1
+    for label, text in rows:
+        typer.echo(f"{label + ':':<{width}} {text}")

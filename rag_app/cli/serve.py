@@ -16,7 +16,7 @@ def serve(
     host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     token_env: Annotated[
-        str, typer.Option(help="env var whose value, if set, is required as `Authorization: Bearer`")
+        str, typer.Option(help="env var holding the bearer token that requests must send, if set")
     ] = "RAG_API_TOKEN",
 ) -> None:
     """Serve the pipeline as an OpenAI-compatible API (/v1/chat/completions, /v1/models, /v1/embeddings)."""

@@ -8,9 +8,11 @@ an extra attribute (``completion.model_extra["rag"]``).
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import secrets
+import struct
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from rag_app.answering import answer_dict
 from rag_app.errors import BackendError, InputError, RagError, one_line
 from rag_app.pipeline import Pipeline
+from rag_app.server import errors
 from rag_app.server.schemas import ChatRequest, EmbeddingRequest, error_body
 from rag_app.types import Answer, Message
 
@@ -37,6 +40,7 @@ class APIError(Exception):
 def create_app(pipeline: Pipeline, *, token: str | None = None) -> FastAPI:
     """The API for one pipeline; requests need ``Authorization: Bearer <token>`` when a token is given."""
     app = FastAPI(title="rag_app", version="1", docs_url="/docs", redoc_url=None)
+    errors.install(app)
     model_id = pipeline.config.name
 
     def authorize(request: Request) -> None:
@@ -78,20 +82,41 @@ def create_app(pipeline: Pipeline, *, token: str | None = None) -> FastAPI:
 
     @app.post("/v1/embeddings", dependencies=[Depends(authorize)])
     def embeddings(req: EmbeddingRequest) -> dict[str, Any]:
-        texts = [req.input] if isinstance(req.input, str) else req.input
-        if not texts or any(not t for t in texts):
-            raise InputError("input must be a non-empty string or list of non-empty strings")
-        vectors = pipeline.embedder.embed_documents(texts)
-        tokenizer = pipeline.embedder.tokenizer()
+        embedder = pipeline.embedder
+        if req.model not in (model_id, embedder.name):
+            raise APIError(404, f"model {req.model!r} not found; embeddings are served as {model_id!r} "
+                           f"(or {embedder.name!r})", "invalid_request_error", "model_not_found")  # fmt: skip
+        texts = _texts(req.input)
+        if req.dimensions is not None and req.dimensions != embedder.dimension:
+            raise InputError(f"dimensions={req.dimensions} is not supported: {embedder.name} returns "
+                             f"{embedder.dimension}-dimensional embeddings")  # fmt: skip
+        vectors = embedder.embed_documents(texts)
+        tokenizer = embedder.tokenizer()
         used = sum(tokenizer.count(t) for t in texts)
+        encode = _base64 if req.encoding_format == "base64" else list
         return {
             "object": "list",
-            "model": pipeline.embedder.name,
-            "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+            "model": embedder.name,
+            "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors)],
             "usage": {"prompt_tokens": used, "total_tokens": used},
         }
 
     return app
+
+
+def _texts(value: str | list[str] | list[int] | list[list[int]]) -> list[str]:
+    """The input strings; token ids and empty strings are refused in one line."""
+    items: list[Any] = [value] if isinstance(value, str) else list(value)
+    if any(not isinstance(t, str) for t in items):
+        raise InputError("input as token ids is not supported; send a string or a list of strings")
+    if not items or any(not t for t in items):
+        raise InputError("input must be a non-empty string or list of non-empty strings")
+    return [str(t) for t in items]
+
+
+def _base64(vector: list[float]) -> str:
+    """Little-endian float32 bytes, base64-encoded: OpenAI's ``encoding_format: base64``."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
 
 
 def _model_card(model_id: str) -> dict[str, Any]:

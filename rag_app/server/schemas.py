@@ -34,14 +34,17 @@ class ChatRequest(BaseModel):
 
 
 class EmbeddingRequest(BaseModel):
-    """``POST /v1/embeddings``."""
+    """``POST /v1/embeddings``. Token-id input is accepted by the schema and refused with a clear message."""
 
     model_config = ConfigDict(extra="allow")
     model: str
-    input: str | list[str]
-    encoding_format: Literal["float"] | None = None
+    input: str | list[str] | list[int] | list[list[int]]
+    encoding_format: Literal["float", "base64"] | None = Field(
+        default=None, description="base64: little-endian float32 bytes, what the openai SDK asks for by default"
+    )
+    dimensions: int | None = Field(default=None, gt=0)
 
 
-def error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
+def error_body(message: str, kind: str, code: str | None = None, *, param: str | None = None) -> dict[str, Any]:
     """OpenAI's error envelope."""
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}

@@ -92,6 +92,8 @@ def test_doctor_reports_each_check(config_file: Path) -> None:
         "component params valid": "yes",
         "embedding model loads": "yes",
         "store reachable": "yes",
+        "generator usable": "yes",
+        "sparse index": "yes",
     }
 
 

@@ -1,0 +1,100 @@
+"""The generator and BM25 checks of ``rag doctor`` (each returns a detail line or raises)."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag_app import registry
+from rag_app.errors import BackendError, ConfigError
+
+if TYPE_CHECKING:
+    from rag_app.pipeline import Pipeline
+
+_OPENAI_URL = "https://api.openai.com/v1"
+
+
+def generator(pipeline: Pipeline) -> str:
+    """The configured generator can be used here: model files present and loadable, or the API reachable."""
+    spec = pipeline.config.generator
+    if spec is None or pipeline.generator is None:
+        return "none configured: rag search works, rag ask needs a generator: block"
+    params: Any = registry.validate_params("generator", spec.type, spec.params)
+    if spec.type == "llama_cpp":
+        return _llama_cpp(params, pipeline.config.base_dir)
+    if spec.type == "openai":
+        return _openai(params)
+    from rag_app.types import Message
+
+    pipeline.generator.generate([Message("user", "Reply with OK.")], max_tokens=1)  # loads the model
+    name = pipeline.generator.name
+    return f"{spec.type}{'' if name == spec.type else f' ({name})'}: loads and generates"
+
+
+def _llama_cpp(params: Any, base_dir: Path) -> str:
+    """The GGUF file is on this machine (a packaged model: all its parts installed); nothing is joined or loaded."""
+    import importlib.util
+
+    from rag_app.backends.generators import packaged_gguf as gguf
+    from rag_app.errors import MissingDependencyError
+
+    if importlib.util.find_spec("xllamacpp") is None:
+        raise MissingDependencyError("xllamacpp", "llama", "generator 'llama_cpp'")
+    spec = gguf.find_packaged(params.model, params.gguf_file)
+    if spec is None:
+        path = gguf.resolve_gguf(params.model, params.gguf_file, base_dir=base_dir, cache_dir=params.cache_dir)
+        return f"llama_cpp: GGUF file {path}"
+    target = Path(params.cache_dir).expanduser() / spec.filename
+    if gguf.is_verified(target, spec.size, spec.sha256):
+        return f"llama_cpp: {spec.hub_id}, packaged GGUF at {target}"
+    parts = spec.part_paths()  # MissingPartError names the pip command
+    return f"llama_cpp: {spec.hub_id}, {len(parts)} packaged parts installed (joined into {target} on first use)"
+
+
+def _openai(params: Any) -> str:
+    """The API key is set and ``GET /models`` answers (free: no tokens are generated)."""
+    key = os.environ.get(params.api_key_env)
+    base = (params.base_url or _OPENAI_URL).rstrip("/")
+    if not key and params.base_url is None:
+        raise ConfigError(f"${params.api_key_env} is not set; export it or put it in .env")
+    request = urllib.request.Request(f"{base}/models", headers={"Authorization": f"Bearer {key or 'unused'}"})
+    handlers = [urllib.request.ProxyHandler({})] if _is_loopback(base) else []  # loopback: never a proxy
+    opener = urllib.request.build_opener(*handlers)
+    try:
+        with opener.open(request, timeout=min(params.timeout_s, 10.0)) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        hint = f"; check ${params.api_key_env}" if exc.code in (401, 403) else ""
+        raise BackendError(f"{base}/models answered HTTP {exc.code}{hint}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        fix = "start the server or fix generator.params.base_url"
+        raise BackendError(f"cannot reach {base} ({reason}); {fix}") from exc
+    return f"openai: {params.model} at {base} (HTTP {status}; no tokens generated)"
+
+
+def _is_loopback(url: str) -> bool:
+    return any(host in url for host in ("://127.0.0.1", "://localhost", "://[::1]"))
+
+
+def bm25(pipeline: Pipeline) -> str:
+    """Each BM25 index holds as many chunks as the store (``rag ingest`` rebuilds one that drifted)."""
+    from rag_app.protocols import IndexListener
+
+    stored = pipeline.store.count()
+    details = []
+    for spec, retriever in zip(pipeline.config.retrieval.retrievers, pipeline.retrievers, strict=True):
+        if spec.type == "milvus_bm25":
+            details.append("milvus_bm25: computed inside Milvus (full_text)")
+        elif isinstance(retriever, IndexListener) and spec.type != "dense":
+            size = retriever.size()
+            if size != stored:
+                raise BackendError(
+                    f"the {spec.type} index holds {size} chunks but the store holds {stored}; "
+                    "run rag ingest to rebuild it"
+                )
+            details.append(f"{spec.type}: {size} chunks indexed")
+    return "; ".join(details) or "no sparse retriever configured (dense only)"

@@ -1,0 +1,67 @@
+"""Collection fingerprints and store locations as text a person reads (not dict reprs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rag_app.config import PipelineConfig
+
+_FIRST = ("embedder", "chunker")
+
+
+def value_text(value: Any) -> str:
+    """``True`` -> ``yes``, a mapping -> ``type (key value, ...)``, anything else as written."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "none"
+    if isinstance(value, Mapping):
+        rest = ", ".join(f"{k} {value_text(v)}" for k, v in value.items() if k != "type")
+        kind = str(value.get("type", "")).strip()
+        return f"{kind} ({rest})" if kind and rest else kind or rest
+    if isinstance(value, list | tuple):
+        return ", ".join(value_text(v) for v in value)
+    return str(value)
+
+
+def fingerprint_fields(fp: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(label, text)`` pairs: embedder (with dimension and normalisation), chunker, then any other key."""
+    fields: list[tuple[str, str]] = []
+    if "embedder" in fp:
+        extras = []
+        if "dimension" in fp:
+            extras.append(f"{fp['dimension']} dims")
+        if "normalized" in fp:
+            extras.append("normalized" if fp["normalized"] else "not normalized")
+        text = value_text(fp["embedder"])
+        fields.append(("embedder", f"{text} ({', '.join(extras)})" if extras else text))
+    if "chunker" in fp:
+        fields.append(("chunker", value_text(fp["chunker"])))
+    handled = {*_FIRST, "dimension", "normalized"} if "embedder" in fp else set(_FIRST)
+    fields.extend((key, value_text(fp[key])) for key in sorted(fp) if key not in handled)
+    return fields
+
+
+def fingerprint_line(fp: Mapping[str, Any] | None) -> str:
+    """One line, e.g. ``embedder all-MiniLM-L6-v2 (384 dims, normalized); chunker markdown (chunk_size 200)``."""
+    if not fp:
+        return "no fingerprint"
+    return "; ".join(f"{label} {text}" for label, text in fingerprint_fields(fp))
+
+
+def store_location(config: PipelineConfig) -> str:
+    """Where the configured store keeps its data: a resolved file path or the server URL, plus the collection."""
+    params = config.store.params
+    parts: list[str] = []
+    for key in ("collection", "index", "namespace"):
+        if params.get(key):
+            parts.append(f"{key} {params[key]}")
+    for key in ("uri", "path", "host"):
+        value = params.get(key)
+        if isinstance(value, str) and value:
+            is_url = "://" in value
+            parts.append(f"at {value if is_url else config.resolve_path(value)}")
+            break
+    return ", ".join(parts)

@@ -1,0 +1,175 @@
+"""`rag serve` with the official `openai` client: every endpoint, both embedding encodings, every error shape.
+
+Before: `client.embeddings.create(...)` without `encoding_format` (the SDK then
+asks for base64) failed with 422, and malformed requests came back as
+FastAPI's `{"detail": [...]}` instead of OpenAI's error envelope.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+openai = pytest.importorskip("openai")
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+
+from rag_app.config import PipelineConfig  # noqa: E402
+from rag_app.pipeline import Pipeline, build_pipeline  # noqa: E402
+from rag_app.server.app import create_app  # noqa: E402
+from tests.support.asgi_server import ThreadedServer  # noqa: E402
+
+TOKEN = "protocol-token"
+ENVELOPE_KEYS = {"message", "type", "param", "code"}
+
+
+@pytest.fixture
+def pipeline(make_config: Callable[..., PipelineConfig], docs_dir: Path) -> Pipeline:
+    p = build_pipeline(make_config(generator={"type": "extractive"}, answer={"min_score": 0.05}))
+    p.ingest([docs_dir])
+    return p
+
+
+@pytest.fixture
+def server(pipeline: Pipeline) -> Iterator[ThreadedServer]:
+    with ThreadedServer(create_app(pipeline, token=TOKEN)) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: ThreadedServer) -> Any:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=TOKEN, max_retries=0, timeout=30)
+
+
+def envelope(exc: Any) -> dict[str, Any]:
+    """The JSON body of an SDK error: exactly OpenAI's envelope, no FastAPI `detail`."""
+    body = exc.response.json()
+    assert set(body) == {"error"} and set(body["error"]) == ENVELOPE_KEYS, body
+    message = body["error"]["message"]
+    assert isinstance(message, str) and message and "\n" not in message
+    result: dict[str, Any] = body["error"]
+    return result
+
+
+def test_embeddings_default_encoding_is_base64_and_decodes_to_the_vectors(client: Any, pipeline: Pipeline) -> None:
+    result = client.embeddings.create(model="unit", input=["attention", "lora"])  # the SDK sends base64
+    expected = pipeline.embedder.embed_documents(["attention", "lora"])
+    assert [d.index for d in result.data] == [0, 1]
+    for item, vector in zip(result.data, expected, strict=True):
+        assert item.embedding == pytest.approx(vector, abs=1e-6)
+    assert result.usage.prompt_tokens > 0
+
+
+def test_embeddings_wire_formats(server: ThreadedServer, pipeline: Pipeline) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    url = f"{server.url}/v1/embeddings"
+    raw = httpx.post(url, json={"model": "unit", "input": "attention", "encoding_format": "base64"}, headers=headers)
+    assert raw.status_code == 200, raw.text
+    packed = base64.b64decode(raw.json()["data"][0]["embedding"])
+    dim = pipeline.embedder.dimension
+    assert len(packed) == 4 * dim  # float32
+    assert list(struct.unpack(f"<{dim}f", packed)) == pytest.approx(pipeline.embedder.embed_query("attention"),
+                                                                    abs=1e-6)  # fmt: skip
+    floats = httpx.post(url, json={"model": "unit", "input": "attention", "encoding_format": "float"}, headers=headers)
+    assert floats.json()["data"][0]["embedding"] == pytest.approx(pipeline.embedder.embed_query("attention"))
+
+
+def test_embeddings_float_and_single_string(client: Any, pipeline: Pipeline) -> None:
+    result = client.embeddings.create(model=pipeline.embedder.name, input="attention", encoding_format="float")
+    assert len(result.data) == 1 and len(result.data[0].embedding) == pipeline.embedder.dimension
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message", "param"),
+    [
+        ({"input": []}, "input must be a non-empty string", None),
+        ({"input": ["ok", ""]}, "input must be a non-empty string", None),
+        ({"input": [1, 2, 3]}, "token ids is not supported", None),
+        ({"input": "x", "dimensions": 3}, "dimensions=3 is not supported", None),
+        ({"input": "x", "encoding_format": "hex"}, "invalid value for 'encoding_format'", "encoding_format"),
+    ],
+)
+def test_embedding_errors_are_400_envelopes(client: Any, kwargs: dict[str, Any], message: str,
+                                            param: str | None) -> None:  # fmt: skip
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model="unit", **kwargs)
+    error = envelope(caught.value)
+    assert caught.value.status_code == 400 and error["type"] == "invalid_request_error"
+    assert message in error["message"] and error["param"] == param
+
+
+def test_embeddings_unknown_model_is_404(client: Any) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.embeddings.create(model="nope", input="x")
+    assert envelope(caught.value)["code"] == "model_not_found"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message", "param"),
+    [
+        ({"messages": []}, "invalid value for 'messages'", "messages"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "invalid value for 'messages[0].role'",
+         "messages[0].role"),
+        ({"messages": [{"role": "user", "content": "x"}], "extra_body": {"top_k": 0}},
+         "invalid value for 'top_k': input should be greater than 0", "top_k"),
+        ({"messages": [{"role": "user", "content": "x"}], "extra_body": {"stream": "sometimes"}},
+         "invalid value for 'stream'", "stream"),
+        ({"messages": [{"role": "assistant", "content": "x"}]}, "the last message must be a non-empty user message",
+         None),
+    ],
+)  # fmt: skip
+def test_chat_validation_errors_are_400_envelopes(client: Any, kwargs: dict[str, Any], message: str,
+                                                  param: str | None) -> None:  # fmt: skip
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="unit", **kwargs)
+    error = envelope(caught.value)
+    assert error["type"] == "invalid_request_error" and error["param"] == param
+    assert error["message"].startswith(message), error["message"]
+
+
+def test_missing_parameter_and_broken_json(server: ThreadedServer) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    missing = httpx.post(f"{server.url}/v1/chat/completions", json={"model": "unit"}, headers=headers)
+    assert missing.status_code == 400
+    assert missing.json()["error"] == {"message": "missing required parameter 'messages'",
+                                       "type": "invalid_request_error", "param": "messages", "code": None}  # fmt: skip
+    wrong_type = httpx.post(f"{server.url}/v1/embeddings", json={"model": "unit", "input": {"a": 1}}, headers=headers)
+    assert wrong_type.status_code == 400
+    assert wrong_type.json()["error"]["message"].startswith("invalid type for 'input': expected str or list[str]")
+    assert wrong_type.json()["error"]["param"] == "input"
+    broken = httpx.post(f"{server.url}/v1/embeddings", content=b'{"model": "unit", "input": ', headers=headers)
+    assert broken.status_code == 400
+    assert broken.json()["error"]["message"] == "the request body is not valid JSON"
+
+
+def test_models_endpoints(client: Any) -> None:
+    assert [m.id for m in client.models.list()] == ["unit"]
+    assert client.models.retrieve("unit").id == "unit"
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.models.retrieve("nope")
+    assert envelope(caught.value)["code"] == "model_not_found"
+
+
+def test_chat_completion_and_stream(client: Any) -> None:
+    question = [{"role": "user", "content": "How does attention scale with sequence length?"}]
+    completion = client.chat.completions.create(model="unit", messages=question)
+    assert "quadratically" in (completion.choices[0].message.content or "")
+    chunks = list(client.chat.completions.create(model="unit", messages=question, stream=True))
+    assert chunks[-1].choices[0].finish_reason == "stop" and "rag" in chunks[-1].model_extra
+
+
+def test_unknown_route_wrong_method_and_bad_token(client: Any, server: ThreadedServer) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.get("/nope", cast_to=httpx.Response)
+    assert envelope(caught.value)["message"] == "unknown endpoint GET /v1/nope; see GET /v1/models"
+    wrong = httpx.get(f"{server.url}/v1/embeddings", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert wrong.status_code == 405 and set(wrong.json()["error"]) == ENVELOPE_KEYS
+    bad = openai.OpenAI(base_url=str(client.base_url), api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as auth:
+        bad.embeddings.create(model="unit", input="x")
+    assert envelope(auth.value)["code"] == "invalid_api_key"
