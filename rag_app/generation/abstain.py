@@ -89,23 +89,29 @@ def judge_messages(messages: Sequence[Message], cue: str) -> list[Message]:
     return [*head, Message(last.role, f"{last.content}\n\n{cue}")]
 
 
-def answerable_probability(generator: Generator, messages: Sequence[Message], cue: str) -> float:
-    """``P(Yes) / (P(Yes) + P(No))`` for ``cue`` after the answer prompt.
+def answerable_probability(generator: Generator, messages: Sequence[Message], cue: str) -> float | None:
+    """``P(Yes) / (P(Yes) + P(No))`` for ``cue`` after the answer prompt; None when there is no verdict.
 
     Generators with next-token log-probabilities (``ChoiceScorer``) are read
     directly; others generate a couple of tokens and the reply's first word
-    decides (1.0 for yes, 0.0 for no, 0.5 when it is neither).
+    decides (1.0 for yes, 0.0 for no). A reply that is neither, or log-probabilities
+    in which neither answer appears, is no verdict: the question is answered (and a
+    warning logged) rather than refused on a judge's failure.
     """
     conversation = judge_messages(messages, cue)
     if isinstance(generator, ChoiceScorer):
-        return yes_share(generator.choice_logprobs([conversation], CHOICES, batch_size=1)[0])
+        row = generator.choice_logprobs([conversation], CHOICES, batch_size=1)[0]
+        if max(row) == -math.inf:
+            logger.warning("answerability judge: neither Yes nor No among the likely first tokens")
+            return None
+        return yes_share(row)
     reply = generator.generate(conversation, max_tokens=3).text.strip().lower()
     if reply.startswith("yes"):
         return 1.0
     if reply.startswith("no"):
         return 0.0
-    logger.warning("answerability judge: reply %r is neither yes nor no", reply[:40])
-    return 0.5
+    logger.warning("answerability judge: reply %r is neither yes nor no; answering", reply[:40])
+    return None
 
 
 def is_refusal(text: str) -> bool:

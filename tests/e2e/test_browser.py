@@ -1,6 +1,6 @@
 """The Streamlit UI in a real headless Chromium, on the real default stack.
 
-MiniLM + Milvus Lite + the local SmolLM2 generator, over a small copy of the
+MiniLM + Milvus Lite + the local llama.cpp generator (pipelines/local.yaml), over a small copy of the
 demo corpus. Measures question-submit → first streamed token as seen by the
 browser, writes test-output/e2e/chat.png and test-output/e2e/timings.json.
 """

@@ -176,3 +176,19 @@ def test_missing_and_corrupt_model_files_are_one_line_errors(tmp_path: Path) -> 
     with pytest.raises(BackendError, match="llama.cpp cannot load .*truncated.gguf") as info:
         LlamaCppGenerator(LlamaCppGenerator.Params(model=str(truncated))).generate(QUESTION)
     assert "\n" not in str(info.value)
+
+
+def test_the_openai_generator_reads_choice_logprobs_from_the_embedded_server(
+    gen: LlamaCppGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("openai")
+    from rag_app.backends.generators.openai import OpenAIGenerator
+
+    base_url, key = gen.endpoint()
+    monkeypatch.setenv("RAG_TEST_LLAMA_KEY", key)
+    hosted = OpenAIGenerator(OpenAIGenerator.Params(model="qwen", base_url=base_url, api_key_env="RAG_TEST_LLAMA_KEY"))
+    messages = [Message("user", "Is it true that 2+2=4? Answer with one word: Yes or No.")]
+    (direct,) = gen.choice_logprobs([messages], ["Yes", "No"])
+    (served,) = hosted.choice_logprobs([messages], ["Yes", "No"])
+    assert served[0] > served[1] and direct[0] > direct[1]  # the same verdict over HTTP as in process
+    assert served == pytest.approx(direct, abs=0.05)

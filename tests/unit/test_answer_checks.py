@@ -195,7 +195,12 @@ def test_a_high_judge_probability_answers_with_checked_citations() -> None:
 def test_a_generator_without_logprobs_is_judged_by_its_reply() -> None:
     assert answerable_probability(CannedGenerator("Yes."), [Message("user", "q")], "Yes or No?") == 1.0
     assert answerable_probability(CannedGenerator("no"), [Message("user", "q")], "Yes or No?") == 0.0
-    assert answerable_probability(CannedGenerator("maybe"), [Message("user", "q")], "Yes or No?") == 0.5
+    assert answerable_probability(CannedGenerator("[1]"), [Message("user", "q")], "Yes or No?") is None  # no verdict
+
+
+def test_no_verdict_from_the_judge_answers_instead_of_refusing() -> None:
+    stream = _start(CannedGenerator("LoRA freezes the pretrained weights [2]."), AnswerConfig(judge=JudgeConfig()))
+    assert not stream.abstained and stream.result().answerable is None
 
 
 def test_the_floor_abstains_before_the_judge_runs() -> None:

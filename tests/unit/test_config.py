@@ -85,3 +85,14 @@ def test_loader_override_must_be_an_extension(tmp_path: Path) -> None:
     data["sources"] = {"loaders": {"md": {"type": "text"}}}
     with pytest.raises(ConfigError, match="must be a file extension"):
         build_pipeline(parse_config(data))
+
+
+def test_openai_yaml_differs_from_local_yaml_only_in_the_generator_block() -> None:
+    import yaml
+
+    local, hosted = (yaml.safe_load((PIPELINES / f"{n}.yaml").read_text(encoding="utf-8")) for n in ("local", "openai"))
+    assert local["generator"]["type"] == "llama_cpp" and hosted["generator"]["type"] == "openai"
+    for data in (local, hosted):
+        for key in ("name", "description", "generator"):
+            data.pop(key)
+    assert hosted == local

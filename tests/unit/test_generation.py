@@ -93,17 +93,24 @@ def test_no_sources_makes_every_number_invalid() -> None:
 # --- prompt building ----------------------------------------------------------------------------
 
 
-def test_sources_numbered_in_rank_order_with_location() -> None:
-    hits = [hit(1, relpath="a.md", section="Intro"), hit(2, page=3), hit(3, relpath="c.pdf", page=2)]
+def test_sources_numbered_in_rank_order_without_a_copyable_location_header() -> None:
+    hits = [hit(1, "Alpha is first.", relpath="a.md", section="Intro"), hit(2, "Beta is second.", page=3)]
     messages, used = build_messages("Why?", hits, count_tokens=words, context_budget_tokens=None)
     assert used == hits
     assert [m.role for m in messages] == ["system", "user"]
     user = messages[-1].content
-    assert (
-        user.index("[1] a.md, § Intro") < user.index("[2] /abs/doc2.md, p. 3") < user.index("[3] c.pdf, p. 2")
-    )
-    assert "Fact number 1 is here." in user and "Question: Why?" in user
+    assert user.index("[1] Alpha is first.") < user.index("[2] Beta is second.")
+    assert "a.md" not in user and "p. 3" not in user and "Intro" not in user  # nothing to copy as a citation
+    assert "Question: Why?" in user
     assert user.rstrip().endswith("like this: [1].")  # the citation cue comes last (measured)
+
+
+def test_a_custom_template_can_still_show_locations() -> None:
+    tpl = parse_template("[user]\n{sources}\nQ: {question}\n[source]\n({number}) {location}: {text}")
+    hits = [hit(1, relpath="a.md", section="Intro"), hit(2, page=3)]
+    messages, _ = build_messages("Why?", hits, template=tpl, count_tokens=words, context_budget_tokens=None)
+    assert "(1) a.md, § Intro: Fact number 1" in messages[-1].content
+    assert "(2) /abs/doc2.md, p. 3: Fact number 2" in messages[-1].content
 
 
 def test_budget_drops_lowest_ranked_whole_chunks() -> None:

@@ -253,6 +253,14 @@ class LlamaCppGenerator:
         self._local.usage = record
         return record
 
+    def endpoint(self) -> tuple[str, str]:
+        """``(base_url, api_key)`` of the embedded llama.cpp server's OpenAI-compatible API (loads the model).
+
+        It listens on 127.0.0.1 only; any OpenAI client (or the ``openai`` generator) can use it
+        while this generator is alive.
+        """
+        return f"{self._load().listening_address}/v1", self._api_key
+
     def _first_token(self, text: str) -> int:
         if text not in self._first_tokens:
             ids = self._tokenize(text)

@@ -8,6 +8,7 @@ capped at 8 s, with jitter) or the server's ``Retry-After`` when given.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -20,6 +21,8 @@ from rag_app.errors import BackendError, ConfigError
 from rag_app.types import GenerationResult, Message
 
 logger = logging.getLogger(__name__)
+
+_TOP_LOGPROBS = 20  # the most the OpenAI API returns
 
 
 class OpenAIGenerator:
@@ -104,6 +107,41 @@ class OpenAIGenerator:
             yield from filter_stream(self._deltas(response), stops)
         finally:
             response.close()  # also when the consumer stops early: frees the connection
+
+    def choice_logprobs(
+        self, conversations: Sequence[Sequence[Message]], choices: Sequence[str], *, batch_size: int = 8
+    ) -> list[list[float]]:
+        """Log-probability of each of ``choices`` opening the reply, from the API's ``top_logprobs``.
+
+        One 1-token request per conversation (OpenAI and llama.cpp's server return the top
+        20 candidates). A choice among them gets its log-probability (tokens compared without
+        surrounding spaces); one that is not gets -inf.
+
+        Raises:
+            BackendError: the server returned no log-probabilities (many OpenAI-compatible
+                servers do not); turn off what needs them (answer.judge, method logprob).
+        """
+        client = self._get_client()
+        rows: list[list[float]] = []
+        for messages in conversations:
+            request = {**self._request(messages, 1, []), "logprobs": True, "top_logprobs": _TOP_LOGPROBS}
+            try:
+                response = client.chat.completions.create(**request)
+            except Exception as exc:
+                self._fail(exc)
+            logprobs = response.choices[0].logprobs if response.choices else None
+            content = logprobs.content if logprobs is not None else None
+            if not content:
+                raise BackendError(
+                    f"{self._where()} returned no log-probabilities for model {self._params.model!r}; "
+                    "turn off answer.judge (or use reranker method: score) with this server"
+                )
+            top: dict[str, float] = {}
+            for candidate in content[0].top_logprobs or []:
+                token = candidate.token.strip()
+                top[token] = max(top.get(token, -math.inf), float(candidate.logprob))
+            rows.append([top.get(choice.strip(), -math.inf) for choice in choices])
+        return rows
 
     def _deltas(self, response: Any) -> Iterator[str]:
         try:
