@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from rag_app.backends.generators.hf_local import HFLocalGenerator
 from rag_app.backends.generators.hf_source import DEFAULT_CACHE_DIR, MARKER
 from rag_app.generation import build_messages, parse_citations
+from rag_app.generation.templates import load_template
 from rag_app.types import Chunk, Message, ScoredChunk
 from tests.conftest import CORPUS
 from tests.support.models import require_smollm2
@@ -88,9 +90,12 @@ def test_answers_from_a_corpus_chunk_with_citation(gen: HFLocalGenerator) -> Non
     text = (CORPUS / "rag" / "what-is-rag.md").read_text(encoding="utf-8").split("\n\n")[1]
     meta = {"relpath": "rag/what-is-rag.md", "section": "Retrieval-Augmented Generation (RAG)"}
     hit = ScoredChunk(Chunk("rag:0", "rag", "rag/what-is-rag.md", text, meta), 0.9)
+    shipped = load_template("grounded")
+    layout = replace(shipped, source="[{number}] {location}\n{text}")  # the layout this output is pinned to
     messages, used = build_messages(
         "Who introduced the term retrieval-augmented generation?",
         [hit],
+        template=layout,
         count_tokens=gen.count_tokens,
         context_budget_tokens=1000,
     )
