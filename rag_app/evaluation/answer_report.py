@@ -9,21 +9,19 @@ compare``, studies and the UI's evaluation page read both.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rag_app.evaluation import provenance
 from rag_app.evaluation.answer_metrics import HEADLINE, METRICS, by_kind, counts, display_name
 from rag_app.evaluation.answer_runner import AnswerRun
 from rag_app.evaluation.answer_suite import AnswerSuite
 from rag_app.evaluation.answers import AnswerDataset
 from rag_app.evaluation.gates import GateResult
 from rag_app.evaluation.render import Bullets, Doc, Heading, Image, Para, Table, to_html, to_markdown
-from rag_app.evaluation.report import FORMAT_VERSION
+from rag_app.evaluation.report import FORMAT_VERSION, run_header
 from rag_app.evaluation.report_doc import environment_blocks, gate_blocks, header_blocks
 from rag_app.evaluation.runner import latency_stats
 
@@ -52,24 +50,11 @@ def build_answer_metrics(
     seconds: float,
 ) -> dict[str, Any]:
     """Everything the report says, as JSON-able data (metrics.json)."""
-    suite_file = suite.source
     answerable = sum(1 for q in dataset.questions if q.answerable)
     return {
         "format_version": FORMAT_VERSION,
         "kind": "answers",
-        "suite": {
-            "name": suite.name,
-            "description": suite.description,
-            "path": str(suite_file) if suite_file else None,
-            "sha256": hashlib.sha256(suite_file.read_bytes()).hexdigest() if suite_file else None,
-            "resolved": suite.model_dump(mode="json"),
-        },
-        "created_utc": started.astimezone(dt.UTC).isoformat(timespec="seconds"),
-        "wall_seconds": round(seconds, 3),
-        "command": command,
-        "git": provenance.git_info(suite_file.parent if suite_file else Path.cwd()),
-        "machine": provenance.machine(),
-        "packages": provenance.package_versions(),
+        **run_header(suite, command, started, seconds),
         "dataset": {
             "name": dataset.name,
             "type": "answers",

@@ -38,20 +38,10 @@ def new_report_dir(reports_dir: Path, suite_name: str, now: dt.datetime) -> Path
     return folder
 
 
-def build_metrics(
-    suite: Suite,
-    dataset: EvalDataset,
-    runs: Sequence[PipelineRun],
-    gates: Sequence[GateResult],
-    *,
-    command: str,
-    started: dt.datetime,
-    seconds: float,
-) -> dict[str, Any]:
-    """Everything the report says, as JSON-able data (metrics.json)."""
+def run_header(suite: Any, command: str, started: dt.datetime, seconds: float) -> dict[str, Any]:
+    """What every report records about its run: the suite, when, how long, the command, provenance."""
     suite_file = suite.source
     return {
-        "format_version": FORMAT_VERSION,
         "suite": {
             "name": suite.name,
             "description": suite.description,
@@ -65,6 +55,23 @@ def build_metrics(
         "git": provenance.git_info(suite_file.parent if suite_file else Path.cwd()),
         "machine": provenance.machine(),
         "packages": provenance.package_versions(),
+    }
+
+
+def build_metrics(
+    suite: Suite,
+    dataset: EvalDataset,
+    runs: Sequence[PipelineRun],
+    gates: Sequence[GateResult],
+    *,
+    command: str,
+    started: dt.datetime,
+    seconds: float,
+) -> dict[str, Any]:
+    """Everything the report says, as JSON-able data (metrics.json)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        **run_header(suite, command, started, seconds),
         "dataset": {
             "name": dataset.name,
             "type": dataset.type,
