@@ -48,6 +48,12 @@ class SourcesConfig(_Strict):
     include: list[str] = Field(default_factory=lambda: ["**/*"])
     exclude: list[str] = Field(default_factory=lambda: ["**/.*", "**/.*/**"])
     max_file_mb: float = Field(default=50.0, gt=0)
+    max_chunks_per_file: int = Field(
+        default=2000,
+        gt=0,
+        description="index at most this many chunks of one file (the rest is skipped with a warning); "
+        "bounds the time and memory one huge file can take",
+    )
     follow_symlinks: bool = Field(
         default=True,
         description="follow symbolic links whose target stays inside the ingested folders "

@@ -95,9 +95,10 @@ def migrate(
             report.chunks_copied += 1
         if progress is not None:
             progress(report.chunks_copied, report.source_count)
-    for listener in listeners:
-        listener.commit()
     report.manifest = _copy_manifest(source, target)
+    generation = Manifest.load(target.manifest_path()).generation
+    for listener in listeners:  # after the manifest: stamped with the generation the copy got
+        listener.commit(generation)
     report.target_count = target.store.count()
     report.sampled = len(reservoir)
     report.sample_mismatches = _verify(source, target, reservoir, top_k)

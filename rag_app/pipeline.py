@@ -21,6 +21,8 @@ from rag_app.config import PipelineConfig
 from rag_app.errors import ConfigError, FingerprintMismatchError, InputError
 from rag_app.filtering import FieldType, field_types, validate
 from rag_app.generation.templates import PromptTemplate, load_template
+from rag_app.ingest import listeners as listener_sync
+from rag_app.ingest.crashpoints import crash_point
 from rag_app.ingest.manifest import Manifest
 from rag_app.ingest.runner import Ingestor, ProgressFn
 from rag_app.ingest.sources import discover
@@ -32,6 +34,7 @@ from rag_app.protocols import (
     Loader,
     Reranker,
     Retriever,
+    TokenCounter,
     VectorStore,
 )
 from rag_app.retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
@@ -151,8 +154,11 @@ class Pipeline:
         self._query_ready = False
         manifest = Manifest.load(self.manifest_path())
         if rebuild:
+            # Store first, then the emptied manifest: a crash in between leaves an empty
+            # store under a full manifest, which the check below turns into a full re-ingest.
             self.store.drop()
             manifest.reset()
+            manifest.save()
             for listener in self.listeners():
                 listener.clear()
         recorded = self.store.fingerprint()
@@ -169,9 +175,19 @@ class Pipeline:
         if manifest.sources and stored == 0:
             logger.warning("the store is empty but the manifest is not; re-ingesting everything")
             manifest.reset()
-        if recorded and any(listener.size() != stored for listener in self.listeners()):
-            self.store.open(self.embedder.dimension, recorded)
-            self._sync_listeners(stored)
+            manifest.save()  # at once: a crash in the first batch must not revive the old entries
+        if manifest.interrupted:
+            logger.warning(
+                "the last ingest stopped before it finished; re-ingesting the %d source(s) it was changing",
+                len(manifest.interrupted),
+            )
+            manifest.save()  # the replayed journal becomes part of the manifest
+        if recorded:
+            if not isinstance(recorded.get("dimension"), int):
+                self.store.open(self.embedder.dimension, recorded)
+            listener_sync.sync(self.listeners(), self.store, manifest)
+        else:
+            listener_sync.clear_orphaned(self.listeners())
 
         def open_store() -> None:
             fingerprint = self.fingerprint()
@@ -188,21 +204,18 @@ class Pipeline:
             listeners=self.listeners(),
             batch_size=self.config.ingest.batch_size,
             max_file_bytes=int(self.config.sources.max_file_mb * 2**20),
+            max_chunks=self.config.sources.max_chunks_per_file,
         )
 
-    def _sync_listeners(self, count: int) -> None:
-        """Backfill a secondary index that drifted from the store (e.g. BM25 added to a config later)."""
-        for listener in self.listeners():
-            if listener.size() == count:
-                continue
-            logger.info(
-                "rebuilding the %s index from the store (%d chunks, it held %d)",
-                type(listener).__name__, count, listener.size(),
-            )
-            listener.clear()
-            for chunks, _ in self.store.export():
-                listener.on_upsert(chunks)
-            listener.commit()
+    def index_drift(self) -> list[str]:
+        """Secondary indexes that do not match the store, one line each (``rag doctor``; starts nothing)."""
+        try:
+            manifest: Manifest | None = Manifest.load(self.manifest_path())
+        except ConfigError:
+            manifest = None
+        stored = self.store.count()
+        found = ((listener, listener_sync.drift(listener, stored, manifest)) for listener in self.listeners())
+        return [f"{type(listener).__name__}: {reason}" for listener, reason in found if reason is not None]
 
     def _fingerprint_without_dimension(self) -> dict[str, Any]:
         return {
@@ -277,17 +290,23 @@ class Pipeline:
             expected = {k: v for k, v in self.fingerprint().items() if k in _QUERY_KEYS}
             _check_recorded(recorded, expected, "the same embedder")
             self.store.open(self.embedder.dimension, recorded)
-            self._sync_listeners(self.store.count())
-            self._field_types = self._recorded_field_types()
+            manifest = self._manifest_for_query()
+            if manifest is not None and manifest.interrupted:
+                logger.warning(
+                    "the last ingest stopped before it finished; run `rag ingest` again to finish it "
+                    "(search uses what the store holds)"
+                )
+            listener_sync.sync(self.listeners(), self.store, manifest)
+            self._field_types = field_types(manifest.fields) if manifest is not None else {}
             self._query_ready = True
 
-    def _recorded_field_types(self) -> dict[str, FieldType]:
-        """Metadata types the manifest recorded; an unreadable manifest only costs filter typing here."""
+    def _manifest_for_query(self) -> Manifest | None:
+        """The manifest, or None when unreadable (queries then lose filter typing and rebuild BM25)."""
         try:
-            return field_types(Manifest.load(self.manifest_path()).fields)
+            return Manifest.load(self.manifest_path())
         except ConfigError as exc:
             logger.warning("filters are typed by rag_app's own fields only: %s", exc)
-            return {}
+            return None
 
     # ---- answers ------------------------------------------------------------
     def stream(
@@ -362,12 +381,16 @@ class Pipeline:
             recorded = self.store.fingerprint()
             if recorded:
                 self.store.open(self.embedder.dimension, recorded)
+            manifest.begin({source: (entry.doc_id, [])})
             self.store.delete(entry.chunk_ids)
+            crash_point("delete")
             for listener in self.listeners():
                 listener.on_delete(entry.chunk_ids)
-                listener.commit()
             del manifest.sources[source]
             manifest.save()
+            crash_point("manifest_save")
+            for listener in self.listeners():
+                listener.commit(manifest.generation)
             return len(entry.chunk_ids)
 
     def close(self) -> None:
@@ -439,9 +462,15 @@ class _LazyTokenizer:
 
     def __init__(self, embedder: Embedder) -> None:
         self._embedder = embedder
+        self._tokenizer: TokenCounter | None = None  # resolved once: splitters call count() per word
+
+    def _get(self) -> TokenCounter:
+        if self._tokenizer is None:
+            self._tokenizer = self._embedder.tokenizer()
+        return self._tokenizer
 
     def count(self, text: str) -> int:
-        return self._embedder.tokenizer().count(text)
+        return self._get().count(text)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
-        return self._embedder.tokenizer().spans(text)
+        return self._get().spans(text)

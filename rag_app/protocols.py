@@ -143,20 +143,32 @@ class Reranker(Protocol):
 
 @runtime_checkable
 class IndexListener(Protocol):
-    """A secondary index (e.g. BM25) that ingestion keeps in sync with the store."""
+    """A secondary index (e.g. BM25) that ingestion keeps in sync with the store.
+
+    Crash consistency: ``commit(generation)`` persists the index together with
+    the sync manifest generation it matches, atomically; the pipeline rebuilds
+    the index from ``VectorStore.export()`` whenever ``generation()`` differs
+    from the manifest's (or a crashed run's journal is open).
+    """
 
     def on_upsert(self, chunks: Sequence[Chunk]) -> None: ...
 
     def on_delete(self, chunk_ids: Iterable[str]) -> None: ...
 
-    def commit(self) -> None:
-        """Persist the changes of this ingestion run."""
+    def commit(self, generation: int | None = None) -> None:
+        """Persist the changes so far, stamped with ``generation`` (None: matches no manifest)."""
         ...
 
-    def clear(self) -> None: ...
+    def clear(self) -> None:
+        """Forget every chunk, persisted at once with no generation (a crash after it forces a rebuild)."""
+        ...
 
     def size(self) -> int:
         """Number of chunks it holds (compared with the store to detect drift)."""
+        ...
+
+    def generation(self) -> int | None:
+        """The manifest generation of the last commit (None: unknown, never committed, or cleared)."""
         ...
 
 

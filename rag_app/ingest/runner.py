@@ -1,9 +1,13 @@
 """Incremental ingestion: load → chunk → embed (batched, de-duplicated) → upsert.
 
 Order of operations per batch keeps the store consistent if anything fails:
-new chunks are upserted first, then the file's stale chunks are deleted, then
-the manifest records the file. A crash or a backend error therefore loses
-nothing already ingested, and the next run resumes where this one stopped.
+the manifest's journal names the batch's sources first, then new chunks are
+upserted, then the file's stale chunks are deleted, then the manifest records
+the file. A crash or a backend error therefore loses nothing already ingested,
+and the next run resumes where this one stopped: the journal marks the sources
+the dead run was changing, so they are re-ingested and their orphans deleted.
+Secondary indexes are committed once per run, stamped with the manifest
+generation; the pipeline rebuilds one whose stamp differs (see ``manifest``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from dataclasses import dataclass, field
 from rag_app.errors import InputError, one_line
 from rag_app.filtering import field_types, observe_types
 from rag_app.ids import content_hash, doc_id_for
+from rag_app.ingest.bounds import cut_documents, token_budget
+from rag_app.ingest.crashpoints import crash_point
 from rag_app.ingest.manifest import Manifest, SourceEntry
 from rag_app.ingest.sources import Refused, SourceFile, under_roots
 from rag_app.protocols import Chunker, Embedder, IndexListener, Loader, VectorStore
@@ -49,6 +55,8 @@ class Ingestor:
     listeners: list[IndexListener] = field(default_factory=list)
     batch_size: int = 64
     max_file_bytes: int = 50 * 1024 * 1024
+    max_chunks: int = 2000
+    """``sources.max_chunks_per_file``: chunks past it are not indexed (one warning per file)."""
     report: IngestReport = field(default_factory=IngestReport)
     _pending: list[_Pending] = field(default_factory=list)
     _opened: bool = False
@@ -145,19 +153,33 @@ class Ingestor:
         docs = [Document(d.doc_id, d.source, d.text, {**d.metadata, **extra}) for d in docs]
         title = str(docs[0].metadata.get("title", "")) if docs else ""
         entry = SourceEntry(doc_id, digest, [], size=stat.st_size, mtime=stat.st_mtime, title=title)
-        self._queue(file.source, docs, entry)
+        self._queue(file.source, docs, entry, file.relpath)
 
     def _needs_work(self, source: str, digest: str) -> bool:
         old = self.manifest.sources.get(source)
-        if old is not None and old.content_hash == digest:
+        # A file cut short under another max_chunks_per_file is split again under this one.
+        recut = old is not None and old.truncated_at not in (0, self.max_chunks)
+        if old is not None and old.content_hash == digest and not recut:
             self.report.files_unchanged += 1
             return False
         return True
 
-    def _queue(self, source: str, docs: list[Document], entry: SourceEntry) -> None:
+    def _queue(self, source: str, docs: list[Document], entry: SourceEntry, name: str | None = None) -> None:
+        budget = token_budget(self.chunker, self.max_chunks)
+        cut = False
+        if budget is not None:
+            docs, cut = cut_documents(docs, self.embedder.tokenizer(), budget)
         chunks = self.chunker.split(docs)
         if not chunks:
             raise InputError(f"{source}: produced no chunks (no text after loading)")
+        if len(chunks) > self.max_chunks:
+            chunks, cut = chunks[: self.max_chunks], True
+        if cut:
+            logger.warning(
+                "%s: only its first %d chunks are indexed (sources.max_chunks_per_file is %d); "
+                "raise it or split the file", name or source, len(chunks), self.max_chunks,
+            )
+            entry.truncated_at = self.max_chunks
         entry.chunk_ids = [c.chunk_id for c in chunks]
         self._pending.append(_Pending(entry, source, chunks, source not in self.manifest.sources))
 
@@ -170,7 +192,10 @@ class Ingestor:
         self._ensure_open()
         chunks = [c for p in self._pending for c in p.chunks]
         vectors = self._embed_unique([c.text for c in chunks])
+        self.manifest.begin({p.source: (p.entry.doc_id, p.entry.chunk_ids) for p in self._pending})
+        crash_point("journal")
         self.store.upsert(chunks, vectors)
+        crash_point("upsert")
         for listener in self.listeners:
             listener.on_upsert(chunks)
         self.manifest.fields = dict(observe_types(field_types(self.manifest.fields), (c.metadata for c in chunks)))
@@ -187,6 +212,7 @@ class Ingestor:
                 self.report.files_changed += 1
             self.manifest.sources[p.source] = p.entry
         self.manifest.save()
+        crash_point("manifest_save")
         self._pending.clear()
 
     def _embed_unique(self, texts: list[str]) -> list[list[float]]:
@@ -199,6 +225,7 @@ class Ingestor:
     def _remove_sources(self, sources: list[str]) -> None:
         if sources:
             self._ensure_open()
+            self.manifest.begin({s: (self.manifest.sources[s].doc_id, []) for s in sources})
         for source in sources:
             entry = self.manifest.sources[source]
             self._delete(entry.chunk_ids)
@@ -207,15 +234,19 @@ class Ingestor:
             del self.manifest.sources[source]
         if sources:
             self.manifest.save()
+            crash_point("manifest_save")
 
     def _delete(self, chunk_ids: list[str]) -> None:
         self.store.delete(chunk_ids)
+        crash_point("delete")
         for listener in self.listeners:
             listener.on_delete(chunk_ids)
 
     def _commit_listeners(self) -> None:
+        """Persist every secondary index, stamped with the manifest generation it now matches."""
         for listener in self.listeners:
-            listener.commit()
+            listener.commit(self.manifest.generation)
+            crash_point("index_commit")
 
     def _fail(self, source: str, message: str) -> None:
         logger.warning("skipped %s", message)

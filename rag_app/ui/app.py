@@ -7,10 +7,14 @@ in the sidebar, and navigation between Chat, Documents and Evaluation.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from rag_app.ui import state
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 VIEWS = Path(__file__).with_name("views")
 
@@ -35,8 +39,24 @@ def _config_picker() -> None:
         state.select_config(picked)
 
 
+@st.cache_resource
+def _favicon() -> Image:
+    """The tab icon, drawn here and served by the app itself.
+
+    A ``:material/...:`` page icon makes the browser fetch an SVG from
+    fonts.gstatic.com: no request of this UI may leave its own origin.
+    """
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((4, 8, 60, 48), radius=12, fill=(28, 131, 225, 255))
+    draw.polygon([(16, 46), (16, 60), (30, 46)], fill=(28, 131, 225, 255))
+    return image
+
+
 def main() -> None:
-    st.set_page_config(page_title="rag_app", page_icon=":material/forum:", layout="centered")
+    st.set_page_config(page_title="rag_app", page_icon=_favicon(), layout="centered")
     _config_picker()
     pages = [
         st.Page(VIEWS / "chat.py", title="Chat", icon=":material/forum:", default=True),

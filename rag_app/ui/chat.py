@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,8 @@ from rag_app.errors import RagError, one_line
 from rag_app.pipeline import Pipeline
 from rag_app.types import Answer, Filter, Message
 from rag_app.ui import state
-from rag_app.ui.citations import render_answer
+from rag_app.ui.citations import prepare, render_answer
+from rag_app.ui.safe_markdown import neutralize
 from rag_app.ui.uploads import describe_sources
 
 logger = logging.getLogger(__name__)
@@ -78,7 +81,7 @@ def chat_page() -> None:
         history = state.history_messages(turns)
         turns.append(turn)
         with st.chat_message("user"):
-            st.markdown(question)
+            st.markdown(neutralize(question))
         with st.chat_message("assistant"):
             _answer(pipeline, turn, history, knobs, len(turns) - 1)
         notice.empty()  # the models are loaded by now
@@ -86,7 +89,7 @@ def chat_page() -> None:
 
 def _render_turn(turn: state.Turn, index: int, show_chunks: bool) -> None:
     with st.chat_message("user"):
-        st.markdown(turn.question)
+        st.markdown(neutralize(turn.question))
     with st.chat_message("assistant"):
         if turn.answer is not None:
             render_answer(turn.answer, key=f"turn{index}", show_chunks=show_chunks)
@@ -106,7 +109,7 @@ def _answer(pipeline: Pipeline, turn: state.Turn, history: list[Message], knobs:
             answer: Answer = stream.result()
         else:
             with slot.container():
-                st.write_stream(stream)
+                _show_stream(stream)
             assert stream.answer is not None
             answer = stream.answer
     except RagError as exc:
@@ -123,6 +126,23 @@ def _answer(pipeline: Pipeline, turn: state.Turn, history: list[Message], knobs:
             render_answer(turn.answer, key=f"turn{index}", show_chunks=knobs.show_chunks)
         elif turn.error:
             _show_error(turn)
+
+
+def _show_stream(pieces: Iterable[str], every_s: float = 0.05) -> str:
+    """Show streamed answer text as it grows; like the final answer, nothing in it loads (no images, no HTML).
+
+    ``st.write_stream`` would render the model's raw Markdown, so an image the
+    model was led to write would be fetched before the final rendering.
+    """
+    box = st.empty()
+    text, shown = "", 0.0
+    for piece in pieces:
+        text += piece
+        if time.monotonic() - shown >= every_s:
+            box.markdown(prepare(text))
+            shown = time.monotonic()
+    box.markdown(prepare(text))
+    return text
 
 
 def _collection_empty(pipeline: Pipeline) -> bool:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from rag_app.generation import source_location
 from rag_app.types import Answer, Chunk, ScoredChunk
+from rag_app.ui.safe_markdown import inline, neutralize
 
 # [1]  [1, 2]  [2-4]: what parse_citations leaves in an answer (invalid numbers are already removed)
 _MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[-–,;]\s*\d{1,3})*)\s*\]")
@@ -36,13 +37,24 @@ def demote_headings(text: str) -> str:
 
 
 def prepare(text: str) -> str:
-    """Text from a model or a document, made safe to show as markdown."""
-    return demote_headings(escape_math(text))
+    """Text from a model or a document, made safe to show as markdown.
+
+    Nothing in it loads when shown (images become text, raw HTML is escaped,
+    see ``rag_app.ui.safe_markdown``); ``$`` is not LaTeX; headings are demoted.
+    """
+    return demote_headings(neutralize(text))
 
 
 def badge_markers(text: str) -> str:
-    """Markdown for an answer: ``[n]`` markers become small blue badges."""
+    """Markdown for an answer: ``[n]`` markers become small blue badges (the text as :func:`prepare` makes it)."""
     return _MARKER.sub(lambda m: f":blue-badge[{m.group(1)}]", prepare(text))
+
+
+def _code(text: str) -> str:
+    """``text`` as an inline code span (a fence longer than any backtick run inside it)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}" if longest else f"`{text}`"
 
 
 def format_seconds(seconds: float) -> str:
@@ -62,10 +74,10 @@ def file_name(chunk: Chunk) -> str:
 
 def render_chunk(hit: ScoredChunk) -> None:
     """One chunk: where it comes from (file, page, heading), its score and its text."""
-    st.markdown(f"**{escape_math(source_location(hit))}**")
+    st.markdown(f"**{inline(source_location(hit))}**")  # headings come from the document
     stages = " · ".join(f"{name} {value:.3f}" for name, value in hit.scores.items())
     score = f"score {hit.score:.3f}" + (f" ({stages})" if stages else "")
-    st.caption(f"{score} · `{hit.chunk.source}`")
+    st.caption(f"{score} · {inline(_code(hit.chunk.source))}")
     with st.container(border=True):
         st.markdown(prepare(hit.chunk.text))
 
@@ -110,7 +122,7 @@ def _render_checks(answer: Answer) -> None:
         )
     unsupported = [c.text for c in answer.claims if c.supported is False]
     if unsupported:
-        lines = "\n".join(f"- {prepare(text)}" for text in unsupported)
+        lines = "\n".join(f"- {inline(text)}" for text in unsupported)
         st.warning(f"Not supported by any source, check before relying on it:\n{lines}", icon=":material/warning:")
     if not answer.citations:
         st.caption(":material/info: This answer cites no source: check it against the retrieved chunks.")
@@ -122,16 +134,16 @@ def _render_chips(answer: Answer, key: str) -> None:
     retrieved = {h.chunk.chunk_id: h for h in answer.sources}  # with each retriever's own score
     with st.container(horizontal=True, gap="small"):
         for citation in answer.citations:
-            label = f"[{citation.number}] {file_name(citation.chunk)}"
+            label = inline(f"[{citation.number}] {file_name(citation.chunk)}")
             if citation.supported:
                 label += " ✓"
             hit = retrieved.get(citation.chunk.chunk_id) or ScoredChunk(citation.chunk, citation.score)
-            tip = source_location(hit)
+            tip = inline(source_location(hit))
             with st.popover(label, icon=":material/description:", help=tip, key=f"{key}-cite-{citation.number}"):
                 claims = [c.text for c in answer.claims if citation.number in c.citations]
                 if claims:
                     verdict = "cited by the checker for" if citation.added else "supports"
-                    st.caption(f"{verdict}: " + " ".join(f"“{escape_math(c)}”" for c in claims))
+                    st.caption(f"{verdict}: " + " ".join(f"“{inline(c)}”" for c in claims))
                 render_chunk(hit)
 
 

@@ -12,6 +12,7 @@ from rag_app.errors import RagError, one_line
 from rag_app.pipeline import Pipeline
 from rag_app.types import IngestReport
 from rag_app.ui import state
+from rag_app.ui.safe_markdown import inline
 from rag_app.ui.uploads import UploadPolicy, describe_sources, policy_for, save_uploads, stored_upload
 
 logger = logging.getLogger(__name__)
@@ -45,14 +46,15 @@ def _show_notice() -> None:
         return
     kind, lines, notes = notice
     head, *rest = lines
+    # file names and error lines come from uploads and documents: shown as text, nothing loads
     if kind == "success":
-        st.success(head, icon=":material/check_circle:")
+        st.success(inline(head), icon=":material/check_circle:")
     else:
-        st.warning(head, icon=":material/warning:")
+        st.warning(inline(head), icon=":material/warning:")
     for line in notes:
-        st.info(line, icon=":material/info:")
+        st.info(inline(line), icon=":material/info:")
     for line in rest:
-        st.error(line, icon=":material/error:")
+        st.error(inline(line), icon=":material/error:")
 
 
 def _stats(pipeline: Pipeline) -> None:

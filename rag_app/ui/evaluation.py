@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 from rag_app.ui import state
+from rag_app.ui.safe_markdown import neutralize
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def evaluation_page() -> None:
     markdown = report.folder / "report.md"
     if markdown.is_file():
         with st.expander("Full report (report.md)"):
-            st.markdown(markdown.read_text(encoding="utf-8"))
+            st.markdown(neutralize(markdown.read_text(encoding="utf-8")))  # it quotes model answers
 
 
 def _summary(data: dict[str, Any]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Self
@@ -17,7 +16,8 @@ from typing import Self
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rag_app.errors import InputError
+from rag_app.backends.chunkers._anchor import TextAnchor, squeeze
+from rag_app.backends.chunkers._bounds import BoundedCounter
 from rag_app.ids import chunk_id_for
 from rag_app.protocols import TokenCounter
 from rag_app.types import Chunk, Document
@@ -62,69 +62,15 @@ def recursive_splitter(params: ChunkParams, tokenizer: TokenCounter) -> Recursiv
     searching from ``previous end - chunk_overlap`` *characters*, which is wrong
     when the overlap is counted in tokens (it can land on a later repeat of the
     same text, or return -1). :class:`TextAnchor` finds the offsets instead.
+    Lengths are measured with :class:`BoundedCounter` (no token over 32 characters).
     """
     return RecursiveCharacterTextSplitter(
         chunk_size=params.chunk_size,
         chunk_overlap=params.chunk_overlap,
-        length_function=tokenizer.count,
+        length_function=BoundedCounter(tokenizer).count,
     )
 
 
-def _ignored(text: str) -> str:
-    """The distinct characters of ``text`` that matching ignores (whitespace, non-printables)."""
-    return "".join(sorted(ch for ch in set(text) if ch.isspace() or not ch.isprintable()))
-
-
-def _squeeze(text: str) -> str:
-    return text.translate(dict.fromkeys(map(ord, _ignored(text))))
-
-
-class TextAnchor:
-    """Finds pieces returned by a splitter at exact offsets in the original text.
-
-    Splitters may change whitespace (MarkdownHeaderTextSplitter strips lines,
-    drops blank lines and non-printable characters and re-joins with
-    ``"  \\n"``; LlamaIndex's SentenceSplitter drops the whitespace between some
-    sentences). Matching ignores whitespace and non-printable characters, so
-    ``text[start:end]`` is always the original, unaltered text of the piece.
-    """
-
-    def __init__(self, text: str) -> None:
-        ignored = _ignored(text)
-        self._pos: list[int] = []
-        if ignored:
-            for run in re.finditer(f"[^{re.escape(ignored)}]+", text):
-                self._pos.extend(range(run.start(), run.end()))
-        else:
-            self._pos = list(range(len(text)))
-        self._squeezed = _squeeze(text)
-
-    def find(self, piece: str, start: int = 0) -> tuple[int, int] | None:
-        """``(start, end)`` of the first match at or after ``start``; None if not found or blank."""
-        needle = _squeeze(piece)
-        if not needle:
-            return None
-        k = self._squeezed.find(needle, bisect.bisect_left(self._pos, start))
-        if k < 0:
-            return None
-        return self._pos[k], self._pos[k + len(needle) - 1] + 1
-
-    def locate(self, pieces: Iterable[str], source: str, start: int = 0) -> list[tuple[int, int]]:
-        """Offsets of consecutive ``pieces`` (blank ones skipped), each found after the previous start."""
-        spans = []
-        cursor = start
-        for piece in pieces:
-            found = self.find(piece, cursor)
-            if found is None:
-                if not _squeeze(piece):
-                    continue
-                raise InputError(
-                    f"{source}: a chunk could not be mapped back to the document text "
-                    "(chunker bug); report it with this file"
-                )
-            spans.append(found)
-            cursor = found[0] + 1
-        return spans
 
 
 @dataclass(frozen=True)
@@ -147,7 +93,7 @@ def markdown_sections(
     splitter = MarkdownHeaderTextSplitter([("#" * level, name) for level, name in names.items()], strip_headers=False)
     parts = splitter.split_text(text)
     offsets = anchor.locate((p.page_content for p in parts), source)
-    parts = [p for p in parts if _squeeze(p.page_content)]
+    parts = [p for p in parts if squeeze(p.page_content)]
     sections = []
     for part, (start, end) in zip(parts, offsets, strict=True):
         headings = [str(part.metadata[n]).strip() for n in names.values() if part.metadata.get(n)]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from pydantic import ConfigDict
 
+from rag_app.backends.chunkers._bounds import bounded_spans
 from rag_app.backends.chunkers._common import ChunkParams, Span, fingerprint, make_chunks
 from rag_app.protocols import TokenCounter
 from rag_app.types import Chunk, Document
@@ -23,7 +24,8 @@ class FixedChunker:
     ``chunk_size`` tokens and the overlap a little more than ``chunk_overlap``.
     With a whole-word tokenizer every window is exactly ``chunk_size`` tokens.
     Characters no token covers (punctuation, for a word tokenizer) stay with
-    the preceding token.
+    the preceding token. A token longer than 32 characters counts as several
+    (a 100 kB "word" is cut into windows, not kept as one chunk).
     """
 
     class Params(ChunkParams):
@@ -41,7 +43,7 @@ class FixedChunker:
 
     def _spans(self, doc: Document) -> list[Span]:
         text = doc.text
-        tokens = self._tokenizer.spans(text)
+        tokens = bounded_spans(self._tokenizer.spans(text))  # no token over 32 characters
         n = len(tokens)
         size, overlap = self.params.chunk_size, self.params.chunk_overlap
         spans: list[Span] = []

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 from pydantic import ConfigDict, Field, field_validator
 
+from rag_app.backends.chunkers._anchor import TextAnchor
+from rag_app.backends.chunkers._bounds import BoundedCounter, splitter_text
 from rag_app.backends.chunkers._common import (
     ChunkParams,
     Span,
-    TextAnchor,
     fingerprint,
     make_chunks,
     markdown_sections,
@@ -53,6 +54,7 @@ class MarkdownChunker:
     def split(self, documents: Sequence[Document]) -> list[Chunk]:
         splitter = recursive_splitter(self.params, self._tokenizer)
         levels = self.params.headers_to_split_on
+        overlap = (self.params.chunk_overlap, BoundedCounter(self._tokenizer).count)
 
         def spans_of(doc: Document) -> list[Span]:
             anchor = TextAnchor(doc.text)
@@ -60,8 +62,10 @@ class MarkdownChunker:
             for section in markdown_sections(doc.text, anchor, doc.source, levels):
                 # Split the original section text, not the splitter's copy: that one
                 # has lost its blank lines, so paragraphs could no longer be told apart.
-                pieces = splitter.split_text(doc.text[section.start : section.end])
-                for start, end in anchor.locate(pieces, doc.source, section.start):
+                text = splitter_text(doc.text[section.start : section.end], self.params.chunk_size)
+                pieces = splitter.split_text(text)
+                located = anchor.locate(pieces, doc.source, section.start, overlap=overlap, split_text=text)
+                for start, end in located:
                     spans.append(Span(start, end, section.path))
             return spans
 

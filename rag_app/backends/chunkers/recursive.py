@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 from pydantic import ConfigDict
 
+from rag_app.backends.chunkers._anchor import TextAnchor
+from rag_app.backends.chunkers._bounds import BoundedCounter, splitter_text
 from rag_app.backends.chunkers._common import (
     ChunkParams,
     Span,
-    TextAnchor,
     fingerprint,
     make_chunks,
     recursive_splitter,
@@ -38,9 +39,13 @@ class RecursiveChunker:
 
     def split(self, documents: Sequence[Document]) -> list[Chunk]:
         splitter = recursive_splitter(self.params, self._tokenizer)
+        overlap = (self.params.chunk_overlap, BoundedCounter(self._tokenizer).count)
 
         def spans_of(doc: Document) -> list[Span]:
-            offsets = TextAnchor(doc.text).locate(splitter.split_text(doc.text), doc.source)
+            text = splitter_text(doc.text, self.params.chunk_size)
+            offsets = TextAnchor(doc.text).locate(
+                splitter.split_text(text), doc.source, overlap=overlap, split_text=text
+            )
             return [Span(start, end) for start, end in offsets]
 
         return make_chunks(documents, spans_of)

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from llama_index.core.node_parser import SentenceSplitter
 from pydantic import ConfigDict, Field
 
-from rag_app.backends.chunkers._common import ChunkParams, Span, TextAnchor, fingerprint, make_chunks
+from rag_app.backends.chunkers._anchor import TextAnchor
+from rag_app.backends.chunkers._bounds import bounded_spans, splitter_text
+from rag_app.backends.chunkers._common import ChunkParams, Span, fingerprint, make_chunks
 from rag_app.protocols import TokenCounter
 from rag_app.types import Chunk, Document
 
@@ -37,11 +39,14 @@ class SentenceChunker:
 
     def split(self, documents: Sequence[Document]) -> list[Chunk]:
         splitter = self._get_splitter()
+        overlap = (self.params.chunk_overlap, lambda text: len(self._tokens(text)))
 
         def spans_of(doc: Document) -> list[Span]:
             if not doc.text.strip():
                 return []
-            offsets = TextAnchor(doc.text).locate(splitter.split_text(doc.text), doc.source)
+            # LlamaIndex cuts an over-long sentence at spaces, not lines: break runs with spaces.
+            text = splitter_text(doc.text, self.params.chunk_size, wrap=False, separator=" ")
+            offsets = TextAnchor(doc.text).locate(splitter.split_text(text), doc.source, overlap=overlap)
             return [Span(start, end) for start, end in offsets]
 
         return make_chunks(documents, spans_of)
@@ -57,5 +62,5 @@ class SentenceChunker:
         return self._splitter
 
     def _tokens(self, text: str) -> list[str]:
-        """LlamaIndex measures a text as ``len(tokenizer(text))``."""
-        return [text[a:b] for a, b in self._tokenizer.spans(text)]
+        """LlamaIndex measures a text as ``len(tokenizer(text))`` (no token over 32 characters)."""
+        return [text[a:b] for a, b in bounded_spans(self._tokenizer.spans(text))]

@@ -1,9 +1,12 @@
 """Sparse BM25 retrieval with ``bm25s``, kept in sync with the vector store.
 
 The index lives next to the sync manifest (``<state_dir>/bm25-<store>/``):
-the chunk texts and metadata as JSON lines. The ingestion runner reports every
-upsert and delete to it; ``commit()`` persists them once per ingest run, and
-the ``bm25s`` matrices are rebuilt in memory on first use (bm25s indexes tens
+one ``chunks.jsonl`` file, a header line with the sync manifest generation it
+matches, then the chunk texts and metadata as JSON lines, replaced atomically.
+The ingestion runner reports every upsert and delete to it; ``commit()``
+persists them once per ingest run, and the pipeline rebuilds the index from
+the store when its generation is not the manifest's (a run killed between a
+manifest save and this commit). The ``bm25s`` matrices are rebuilt in memory on first use (bm25s indexes tens
 of thousands of chunks per second, so a rebuild is cheaper than maintaining
 incremental statistics, and BM25 parameters can change without re-ingesting).
 Metadata filters are applied with the same semantics as the stores
@@ -15,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
@@ -29,6 +31,10 @@ from rag_app.filtering import matches, validate
 from rag_app.types import Chunk, Filter, ScoredChunk
 
 logger = logging.getLogger(__name__)
+
+_FILE = "chunks.jsonl"
+_FORMAT = "rag_app.bm25"
+_VERSION = 2
 
 
 class BM25Retriever:
@@ -51,6 +57,7 @@ class BM25Retriever:
         self._order: list[str] = []
         self._model: Any = None
         self._dirty = False
+        self._generation: int | None = None
         self._lock = threading.RLock()
 
     # ---- ingestion side ---------------------------------------------------
@@ -71,19 +78,26 @@ class BM25Retriever:
     def clear(self) -> None:
         with self._lock:
             self._chunks, self._order, self._model, self._dirty = {}, [], None, True
-            self.commit()
+            self.commit(None)
 
     def size(self) -> int:
         with self._lock:
             return len(self._table())
 
-    def commit(self) -> None:
-        """Rebuild the index if anything changed and persist it atomically."""
+    def generation(self) -> int | None:
         with self._lock:
-            if not self._dirty:
+            self._table()
+            return self._generation
+
+    def commit(self, generation: int | None = None) -> None:
+        """Rebuild the index if anything changed and persist it with ``generation``, atomically."""
+        with self._lock:
+            self._table()
+            if not self._dirty and generation == self._generation:
                 return
             self._build()
-            self._save()
+            self._save(generation)
+            self._generation = generation
             self._dirty = False
 
     # ---- query side -------------------------------------------------------
@@ -151,35 +165,45 @@ class BM25Retriever:
         return self._chunks
 
     def _load_chunks(self) -> dict[str, Chunk]:
-        path = self._dir / "chunks.jsonl" if self._dir else None
+        """The persisted chunks (sets the generation); an unreadable file counts as empty, generation unknown."""
+        path = self._dir / _FILE if self._dir else None
+        self._generation = None
         if path is None or not path.exists():
             return {}
         table: dict[str, Chunk] = {}
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                row = json.loads(line)
-                table[row["chunk_id"]] = Chunk(**row)
+        generation = None
+        try:
+            with path.open(encoding="utf-8") as fh:
+                for n, line in enumerate(fh):
+                    row = json.loads(line)
+                    if n == 0 and row.get("format") == _FORMAT:
+                        generation = row.get("generation")
+                        continue  # an index written before generations starts with a chunk row
+                    table[row["chunk_id"]] = Chunk(**row)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("the bm25 index %s is unreadable (%s); it is rebuilt from the store", path, exc)
+            return {}
+        self._generation = generation if isinstance(generation, int) else None
         return table
 
-    def _save(self) -> None:
+    def _save(self, generation: int | None) -> None:
         if self._dir is None:
             return
-        self._dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=self._dir.parent, prefix=f".{self._dir.name}-"))
+        self._dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=f".{_FILE}-", suffix=".tmp")
         try:
-            with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                header = {"format": _FORMAT, "version": _VERSION, "generation": generation, "chunks": len(self._order)}
+                fh.write(json.dumps(header) + "\n")
+                table = self._table()
                 for cid in self._order:
-                    c = self._table()[cid]
+                    c = table[cid]
                     row = {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": c.source,
                            "text": c.text, "metadata": c.metadata}
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            old = self._dir.with_name(self._dir.name + ".old")
-            if self._dir.exists():
-                os.replace(self._dir, old)
-            os.replace(tmp, self._dir)
-            shutil.rmtree(old, ignore_errors=True)
+            os.replace(tmp, self._dir / _FILE)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            Path(tmp).unlink(missing_ok=True)
             raise
 
 

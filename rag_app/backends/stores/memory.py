@@ -3,7 +3,9 @@
 Exact (brute-force) search, filters evaluated in Python. With ``path`` set the
 store is written on every change as ``<path>.npz`` (vectors, no pickle) plus a
 ``<path>.json`` sidecar (chunks, fingerprint, metric), each replaced atomically;
-a shared ``generation`` number detects a torn pair. One writer at a time: an
+a shared ``generation`` number detects a torn pair, and the previous vectors
+(``<path>.npz.prev``) complete the previous pair, so a kill between the two
+writes loses only the write in progress. One writer at a time: an
 instance reads the files once, then works from memory. Meant for tests, demos
 and small corpora; it is the reference the contract suite holds other stores to.
 """
@@ -125,7 +127,7 @@ class MemoryStore:
 
     def drop(self) -> None:
         with self._lock:
-            for file in (self._npz, self._sidecar):
+            for file in (self._npz, self._sidecar, self._prev()):
                 if file is not None:
                     file.unlink(missing_ok=True)
             self._reset()
@@ -228,6 +230,9 @@ class MemoryStore:
     def _where(self) -> str:
         return f"memory store {self._sidecar}" if self._sidecar else "memory store"
 
+    def _prev(self) -> Path | None:
+        return None if self._npz is None else self._npz.with_name(self._npz.name + ".prev")
+
     def _require_open(self) -> None:
         if not self._opened:
             raise BackendError(f"{self._where()} is not open; call open(dimension, fingerprint) first")
@@ -238,9 +243,7 @@ class MemoryStore:
             return
         try:
             meta = json.loads(self._sidecar.read_text(encoding="utf-8"))
-            with np.load(self._npz, allow_pickle=False) as npz:
-                vectors = np.asarray(npz["vectors"], dtype=np.float32)
-                generation = int(npz["generation"])
+            vectors, generation = _read_vectors(self._npz, meta["generation"], self._prev())
             chunks = [Chunk(**c) for c in meta["chunks"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise BackendError(
@@ -270,9 +273,29 @@ class MemoryStore:
             "chunks": [asdict(c) for c in self._chunks],
         }
         self._sidecar.parent.mkdir(parents=True, exist_ok=True)
+        prev = self._prev()
+        if prev is not None and self._npz.exists():  # with the sidecar, the last complete pair
+            os.replace(self._npz, prev)
         _atomic_write(self._npz, lambda f: np.savez(f, vectors=self._vectors, generation=self._generation))
         _atomic_write(self._sidecar, lambda f: f.write(common.dumps(meta).encode("utf-8")))
         logger.debug("saved %d chunks to %s", len(self._chunks), self._npz)
+
+
+def _read_vectors(npz_path: Path, wanted: object, prev: Path | None) -> tuple[np.ndarray, int]:
+    """The vectors of generation ``wanted``: from ``npz_path``, else the previous file (a torn write)."""
+    found: tuple[np.ndarray, int] | None = None
+    for path in (npz_path, prev):
+        if path is None or not path.exists():
+            continue
+        with np.load(path, allow_pickle=False) as npz:
+            found = np.asarray(npz["vectors"], dtype=np.float32), int(npz["generation"])
+        if found[1] == wanted:
+            if path is prev:
+                logger.warning("%s: the last write was interrupted; using the previous one", npz_path)
+            return found
+    if found is None:
+        raise OSError(f"{npz_path.name} is missing")
+    return found
 
 
 def _stem(path: str | None, base_dir: Path | None) -> Path | None:
