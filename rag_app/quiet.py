@@ -12,10 +12,14 @@ yourself (e.g. ``TRANSFORMERS_VERBOSITY=warning``) to see that output again.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 # variable -> (quiet value, verbose value)
 _SETTINGS: dict[str, tuple[str, str]] = {
@@ -54,3 +58,22 @@ def set_verbose(verbose: bool) -> None:
     if "huggingface_hub" in sys.modules and bars:
         hf_tqdm = importlib.import_module("huggingface_hub.utils.tqdm")
         hf_tqdm.enable_progress_bars() if verbose else hf_tqdm.disable_progress_bars()
+
+
+@contextlib.contextmanager
+def gguf_conversion_bar() -> Iterator[None]:
+    """Hide transformers' "Converting and de-quantizing GGUF tensors" bar while quiet.
+
+    transformers draws it with plain ``tqdm`` (not its own progress-bar switch),
+    so the bar is turned off for the duration of the load instead.
+    """
+    if os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS") != "1":
+        yield
+        return
+    module: Any = importlib.import_module("transformers.modeling_gguf_pytorch_utils")
+    original = module.tqdm
+    module.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        module.tqdm = original

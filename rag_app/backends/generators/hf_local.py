@@ -9,6 +9,7 @@ serve anyway.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ from rag_app.backends.generators.hf_source import (
 )
 from rag_app.backends.generators.stops import cut_at_stop, filter_stream
 from rag_app.errors import BackendError, ConfigError, InputError
+from rag_app.quiet import gguf_conversion_bar
 from rag_app.types import GenerationResult, Message
 
 logger = logging.getLogger(__name__)
@@ -285,7 +287,8 @@ class HFLocalGenerator:
                 source = self._source()
                 logger.info("loading generator model %s", source.path)
                 try:
-                    model: Any = AutoModelForCausalLM.from_pretrained(source.path, gguf_file=source.gguf_file)
+                    with gguf_conversion_bar() if source.gguf_file else contextlib.nullcontext():
+                        model: Any = AutoModelForCausalLM.from_pretrained(source.path, gguf_file=source.gguf_file)
                 except (OSError, ValueError) as exc:
                     raise BackendError(self._load_hint(exc)) from exc
                 self._model = model.to(self._params.device).eval()

@@ -24,6 +24,7 @@ from typing import Any
 
 from rag_app.errors import BackendError
 from rag_app.models import resolve_model
+from rag_app.quiet import gguf_conversion_bar
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,8 @@ def _convert(source: ModelSource, target: Path) -> None:
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.path, gguf_file=source.gguf_file)
-        quantized = AutoModelForCausalLM.from_pretrained(source.path, gguf_file=source.gguf_file)
+        with gguf_conversion_bar():
+            quantized = AutoModelForCausalLM.from_pretrained(source.path, gguf_file=source.gguf_file)
     except (OSError, ValueError, ImportError) as exc:
         raise BackendError(f"cannot read GGUF {source.gguf_file!r} ({_first_line(exc)})") from exc
     config: Any = quantized.config
