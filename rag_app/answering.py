@@ -21,7 +21,7 @@ from rag_app.generation.prompt import build_messages, source_location
 from rag_app.generation.support import check_citations
 from rag_app.generation.templates import PromptTemplate
 from rag_app.protocols import Generator
-from rag_app.types import Answer, Filter, Message, ScoredChunk
+from rag_app.types import Answer, Claim, Filter, Message, ScoredChunk
 
 SearchFn = Callable[[str, int | None, Sequence[Filter]], list[ScoredChunk]]
 
@@ -63,6 +63,16 @@ class AnswerStream:
                 pass
         assert self.answer is not None
         return self.answer
+
+    def close(self) -> None:
+        """Stop generating: close the model's stream (generators cancel on close); ``answer`` stays unset.
+
+        Call it when the consumer goes away (a client that disconnects). It must not
+        run while another thread is inside an iteration step of this stream.
+        """
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
 
 
 def start_answer(
@@ -148,7 +158,17 @@ def checked_answer(text: str, sources: Sequence[ScoredChunk], config: AnswerConf
         answer.unsupported_citations = result.unsupported
     if is_refusal(answer.text) and not any(c.supported for c in answer.citations):
         answer.abstained, answer.abstain_reason = True, "model"
+    elif config.abstain_unsupported and check.check and nothing_supported(answer.claims):
+        # The answer is kept in raw_text and claims (for the record); what the user is told is that
+        # the documents do not say, since none of what was written could be traced to them.
+        answer.abstained, answer.abstain_reason, answer.text = True, "unsupported", ABSTAIN_MESSAGE
     return answer
+
+
+def nothing_supported(claims: Sequence[Claim]) -> bool:
+    """True when some sentence could be checked and none is supported by a source."""
+    checked = [c for c in claims if c.supported is not None]
+    return bool(checked) and not any(c.supported for c in checked)
 
 
 def _abstention(

@@ -212,6 +212,10 @@ class AnswerConfig(_Strict):
         default=None, description="ask the generator whether the sources answer the question, e.g. {threshold: 0.5}"
     )
     citations: CitationCheckConfig = Field(default_factory=CitationCheckConfig)
+    abstain_unsupported: bool = Field(
+        default=False,
+        description="answer \"not in your documents\" when no sentence of the answer is supported by a source",
+    )
 
 
 class PipelineConfig(_Strict):

@@ -10,6 +10,7 @@ import typer
 from rag_app.answering import answer_dict
 from rag_app.cli.common import DEFAULT_CONFIG, ConfigOpt, JsonOpt, emit_json, load_pipeline, user_errors
 from rag_app.cli.index import parse_filter
+from rag_app.generation.abstain import ABSTAIN_MESSAGE, ABSTAIN_REASONS
 from rag_app.generation.prompt import source_location
 from rag_app.types import Answer, Filter, Message
 
@@ -25,6 +26,11 @@ Where = Annotated[
 
 def _print_sources(answer: Answer) -> None:
     if answer.abstained:
+        reason = ABSTAIN_REASONS.get(answer.abstain_reason or "")
+        if answer.abstain_reason == "unsupported":  # the unsupported text was streamed above
+            typer.echo(ABSTAIN_MESSAGE)
+        if reason:
+            typer.echo(f"  note: {reason}")
         return
     cited = {c.number for c in answer.citations}
     typer.echo("")

@@ -18,6 +18,11 @@ Three signals, cheapest first:
    pipeline abstains without generating.
 3. **The model's own refusal**: an answer that says the sources do not contain
    it (and cites nothing that supports a claim) is reported as an abstention.
+4. **Nothing supported** (``answer.abstain_unsupported``): after the citation
+   check, an answer none of whose checkable sentences is supported by a source
+   is replaced by "not in your documents" (the generated text stays in
+   ``Answer.raw_text``). Models asked about something the sources do not say
+   tend to write it anyway, in words the sources do not contain.
 """
 
 from __future__ import annotations
@@ -34,6 +39,16 @@ from rag_app.types import Message, ScoredChunk
 logger = logging.getLogger(__name__)
 
 ABSTAIN_MESSAGE = "The documents I have do not contain an answer to that."
+
+# Why an answer is "not in your documents", one sentence per ``Answer.abstain_reason`` (CLI and UI).
+ABSTAIN_REASONS = {
+    "no_hits": "Nothing was retrieved for this question.",
+    "min_score": "No retrieved passage was similar enough to the question (answer.min_score).",
+    "judge": "The retrieved passages were judged not to answer this question (answer.judge).",
+    "model": "The model found no answer in the retrieved passages.",
+    "unsupported": "No sentence of the generated answer is supported by a retrieved passage "
+    "(answer.abstain_unsupported).",
+}
 
 # How models say the sources do not answer (checked only on short replies).
 _REFUSAL = re.compile(

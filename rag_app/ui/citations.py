@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from rag_app.generation import source_location
+from rag_app.generation.abstain import ABSTAIN_REASONS
 from rag_app.types import Answer, Chunk, ScoredChunk
 from rag_app.ui.safe_markdown import inline, neutralize
 
@@ -86,7 +87,7 @@ def render_answer(answer: Answer, *, key: str, show_chunks: bool = False) -> Non
     """The final answer of one turn (after streaming), with everything needed to check it."""
     if answer.abstained:
         st.info(answer.text, title="No answer in your documents", icon=":material/search_off:")
-        reason = _ABSTAIN_REASONS.get(answer.abstain_reason or "")
+        reason = ABSTAIN_REASONS.get(answer.abstain_reason or "")
         if reason:
             st.caption(f":material/info: {reason}")
     else:
@@ -98,12 +99,6 @@ def render_answer(answer: Answer, *, key: str, show_chunks: bool = False) -> Non
         _render_sources(answer.sources, key)
 
 
-_ABSTAIN_REASONS = {
-    "no_hits": "Nothing was retrieved for this question.",
-    "min_score": "No retrieved passage was similar enough to the question (answer.min_score).",
-    "judge": "The retrieved passages were judged not to answer this question (answer.judge).",
-    "model": "The model found no answer in the retrieved passages.",
-}
 
 
 def _render_checks(answer: Answer) -> None:

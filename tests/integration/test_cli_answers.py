@@ -80,3 +80,22 @@ def test_chat_sends_the_streamed_answer_as_history(config_file: Path, stub: Open
     second = stub.requests[-1]["body"]["messages"]
     assistant = [m["content"] for m in second if m["role"] == "assistant"]
     assert assistant == ["Self-attention cost grows quadratically with sequence length [1]."]
+
+
+def test_an_answer_none_of_whose_sentences_is_supported_is_reported_as_not_in_the_documents(
+    config_file: Path, stub: OpenAIStub
+) -> None:
+    data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    data["answer"]["abstain_unsupported"] = True
+    config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    stub.behaviour.reply = "Pirates invented self-attention in 1492 aboard galleons [1]."
+    result = runner.invoke(app, ["ask", "-c", str(config_file), QUESTION])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Pirates invented self-attention in 1492 aboard galleons [1]."  # as streamed
+    assert lines[1] == "The documents I have do not contain an answer to that."
+    assert "note: No sentence of the generated answer is supported by a retrieved passage" in lines[2]
+    assert not any(line.startswith("*[") for line in lines)  # no source offered as its citation
+    as_json = json.loads(runner.invoke(app, ["ask", "-c", str(config_file), QUESTION, "--json"]).stdout)
+    assert as_json["abstained"] and as_json["abstain_reason"] == "unsupported"
+    assert as_json["answer"] == "The documents I have do not contain an answer to that."

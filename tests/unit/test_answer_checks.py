@@ -92,6 +92,19 @@ def test_checked_answer_marks_citations_and_reports_refusals() -> None:
     assert [c.number for c in off.citations] == [1] and off.citations[0].supported is None
 
 
+def test_an_answer_with_no_supported_sentence_becomes_an_abstention_when_asked() -> None:
+    invented = "Invented claim about pirates [1]. Parrots sail the seven seas."
+    config = AnswerConfig(abstain_unsupported=True)
+    answer = checked_answer(invented, SOURCES, config)
+    assert answer.abstained and answer.abstain_reason == "unsupported"
+    assert answer.text == ABSTAIN_MESSAGE and answer.raw_text == invented  # what was written stays on record
+    assert not checked_answer(invented, SOURCES, AnswerConfig()).abstained  # off by default
+    # one supported sentence is enough to answer; so is a reply with nothing checkable in it
+    mixed = checked_answer("LoRA freezes pretrained weights [2]. Invented claim about pirates [1].", SOURCES, config)
+    assert not mixed.abstained and [c.number for c in mixed.citations] == [2]
+    assert not checked_answer("Yes.", SOURCES, config).abstained
+
+
 @pytest.mark.parametrize(
     ("text", "refusal"),
     [

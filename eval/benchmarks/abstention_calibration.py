@@ -1,0 +1,124 @@
+"""Choose the abstention settings from recorded answers: judge threshold x "no supported claim" rule.
+
+Reads the ``answers.jsonl`` of an answer run in which the judge was scored but never obeyed
+(``eval/suites/answers-calibration.yaml``: ``answer.judge.threshold: 0``), so every question
+has a generated answer, its checked claims and the judge's P(answerable). Each combination of
+
+- ``answer.judge.threshold`` (abstain when P(answerable) is below it), and
+- ``answer.abstain_unsupported`` (abstain when some sentence of the answer could be checked and
+  none is supported by a source: ``rag_app.answering.nothing_supported``)
+
+is then applied to those recorded answers, which is exactly what the pipeline would have done
+(both decisions only ever turn an answer into an abstention), and scored the way the answer
+suite scores: abstention on unanswerable questions, false abstention and correctness on
+answerable ones.
+
+    .venv/bin/python eval/benchmarks/abstention_calibration.py eval/reports/<run>-answers-calibration
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from sklearn.metrics import roc_auc_score
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from rag_app.answering import nothing_supported  # noqa: E402
+from rag_app.types import Claim  # noqa: E402
+
+THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One recorded answer, reduced to what the abstention decisions read."""
+
+    id: str
+    kind: str
+    answerable: bool
+    abstained: bool  # by the retrieval floor or the model's own refusal
+    p_answerable: float | None
+    unsupported: bool  # what answer.abstain_unsupported reads
+    correct: bool
+
+    def abstains(self, threshold: float, unsupported_rule: bool) -> bool:
+        if self.abstained:
+            return True
+        if self.p_answerable is not None and self.p_answerable < threshold:
+            return True
+        return unsupported_rule and self.unsupported
+
+
+def load(path: Path) -> list[Row]:
+    rows = []
+    for line in path.open(encoding="utf-8"):
+        data = json.loads(line)
+        extra = data.get("extra", {})
+        claims = [
+            Claim(c["text"], c["citations"], c["supported"], c.get("support", 0.0)) for c in extra.get("claims") or []
+        ]
+        rows.append(
+            Row(
+                id=data["id"],
+                kind=data["kind"],
+                answerable=bool(data["answerable"]),
+                abstained=bool(data["abstained"]),
+                p_answerable=extra.get("answerable"),
+                unsupported=nothing_supported(claims),
+                correct=bool(data["values"].get("correct", 0.0)),
+            )
+        )
+    return rows
+
+
+def score(rows: list[Row], threshold: float, rule: bool) -> dict[str, float]:
+    answerable = [r for r in rows if r.answerable]
+    unanswerable = [r for r in rows if not r.answerable]
+    return {
+        "correct": sum(r.correct and not r.abstains(threshold, rule) for r in answerable) / len(answerable),
+        "false_abstention": sum(r.abstains(threshold, rule) for r in answerable) / len(answerable),
+        "abstention": sum(r.abstains(threshold, rule) for r in unanswerable) / max(len(unanswerable), 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("report", type=Path, help="an answer report folder (or its answers.jsonl)")
+    args = parser.parse_args()
+    path = args.report / "answers.jsonl" if args.report.is_dir() else args.report
+    print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    rows = load(path)
+    counts = Counter(r.kind for r in rows if not r.answerable)
+    print(f"answers: {len(rows)} ({sum(r.answerable for r in rows)} answerable; unanswerable: {dict(counts)})")
+    judged = [r for r in rows if r.p_answerable is not None and not r.abstained]
+    if len({r.answerable for r in judged}) == 2:
+        auc = roc_auc_score([r.answerable for r in judged], [r.p_answerable for r in judged])
+        print(f"judge AUC (answerable vs not, {len(judged)} questions past the floor): {auc:.3f}")
+    print()
+    print("| judge threshold | no-supported-claim rule | correct | false abstention | abstention |"
+          + "".join(f" {k} |" for k in sorted(counts)))  # fmt: skip
+    print("|---:|:---:|---:|---:|---:|" + "---:|" * len(counts))
+    for rule in (False, True):
+        for threshold in THRESHOLDS:
+            s = score(rows, threshold, rule)
+            per_kind = [
+                sum(r.abstains(threshold, rule) for r in rows if r.kind == k and not r.answerable) / counts[k]
+                for k in sorted(counts)
+            ]
+            print(f"| {threshold:.2f} | {'on' if rule else 'off'} | {s['correct']:.3f} | {s['false_abstention']:.3f}"
+                  f" | {s['abstention']:.3f} |" + "".join(f" {v:.2f} |" for v in per_kind))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
