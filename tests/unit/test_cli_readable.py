@@ -125,7 +125,7 @@ def test_doctor_checks_generator_and_bm25(config_file: Path, docs_dir: Path) -> 
     assert checks["generator usable"] == {"check": "generator usable", "ok": "yes",
                                           "detail": "extractive: loads and generates"}  # fmt: skip
     assert checks["sparse index"]["ok"] == "yes"
-    assert re.fullmatch(r"bm25: \d+ chunks indexed", checks["sparse index"]["detail"])
+    assert re.fullmatch(r"bm25: \d+ chunks indexed, in step with the store", checks["sparse index"]["detail"])
     assert checks["dependencies installed"]["detail"].endswith("retriever=dense, retriever=bm25, generator=extractive")
     text = runner.invoke(app, ["doctor", "-c", str(config_file)]).output
     assert "[ok ] generator usable: extractive: loads and generates" in text
@@ -139,8 +139,8 @@ def test_doctor_fails_when_bm25_index_is_missing(config_file: Path, docs_dir: Pa
             file.unlink()
     result = runner.invoke(app, ["doctor", "-c", str(config_file)])
     assert result.exit_code == 1
-    assert re.search(r"\[FAIL\] sparse index: the bm25 index holds 0 chunks but the store holds \d+; run rag ingest",
-                     result.output)  # fmt: skip
+    assert re.search(r"\[FAIL\] sparse index: BM25\w*: it was committed at no generation, the sync manifest is at "
+                     r"generation \d+; run rag ingest to rebuild it from the store", result.output)  # fmt: skip
 
 
 def test_doctor_fails_on_missing_gguf_and_missing_key(config_file: Path, tmp_path: Path) -> None:
