@@ -218,6 +218,29 @@ class AnswerConfig(_Strict):
     )
 
 
+class ServerConfig(_Strict):
+    """``server``: limits of ``rag serve`` (the HTTP API); every request beyond one gets a clear error."""
+
+    max_request_mb: float = Field(
+        default=1.0, gt=0, description="largest request body accepted (413 above it, before it is read whole)"
+    )
+    max_message_chars: int = Field(
+        default=16_000, gt=0, description="longest chat message (the question or a history turn) in characters"
+    )
+    max_messages: int = Field(default=100, gt=0, description="most messages in one chat request")
+    max_embedding_inputs: int = Field(default=256, gt=0, description="most strings in one /v1/embeddings request")
+    max_embedding_input_chars: int = Field(
+        default=16_000, gt=0, description="longest string accepted by /v1/embeddings, in characters"
+    )
+    max_concurrent_generations: int = Field(
+        default=2, gt=0, description="chat requests answered at once; later ones wait in the queue"
+    )
+    max_queued_generations: int = Field(
+        default=8, ge=0, description="chat requests that may wait for a turn; beyond that: 503 with Retry-After"
+    )
+    retry_after_s: int = Field(default=5, gt=0, description="the Retry-After sent with a 503 when the queue is full")
+
+
 class PipelineConfig(_Strict):
     """The whole pipeline, as written in ``pipelines/*.yaml``."""
 
@@ -231,6 +254,7 @@ class PipelineConfig(_Strict):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     generator: ComponentConfig | None = None
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
     def resolve_path(self, value: str | Path) -> Path:

@@ -1,10 +1,12 @@
 """Run the Streamlit server as a child process: unattended, health-checked, stopped with ``rag ui``.
 
 The child never reads the terminal (stdin is /dev/null), so nothing it runs can
-wait for input. ``SIGTERM``/``SIGHUP``/``SIGINT`` sent to ``rag ui`` are passed
-on to the child, and the child is killed if it outlives ``rag ui``'s exit path,
-so stopping ``rag ui`` stops the server. On Linux the child also gets SIGTERM
-when ``rag ui`` is killed outright.
+wait for input. It leads its own process group, so whatever it starts belongs
+to that group too. ``SIGTERM``/``SIGHUP``/``SIGINT`` sent to ``rag ui`` are
+passed on to the whole group; a group that has not exited ``grace_s`` seconds
+later is killed (SIGKILL), and so are members left behind when the child
+exits, so stopping ``rag ui`` leaves no process holding the port or the index
+lock. On Linux the child also gets SIGTERM when ``rag ui`` is killed outright.
 """
 
 from __future__ import annotations
@@ -75,17 +77,21 @@ def run_server(
     health_url: str,
     on_ready: Callable[[], None],
     start_timeout: float = 120.0,
+    grace_s: float = _GRACE_S,
 ) -> int:
     """Run ``command`` until it exits or ``rag ui`` is told to stop; return its exit status.
 
-    ``on_ready`` runs (in a helper thread) once ``health_url`` answers.
+    ``on_ready`` runs (in a helper thread) once ``health_url`` answers. After a stop
+    signal the child's group has ``grace_s`` seconds to exit before it is killed.
     """
-    child = subprocess.Popen(list(command), stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    child = subprocess.Popen(list(command), stdin=subprocess.DEVNULL, preexec_fn=_child_setup)
     previous = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+    kill_at: list[float] = []  # set by the first stop signal
 
     def forward(signum: int, _: FrameType | None) -> None:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
+        _signal_group(child, signal.SIGTERM if signum == signal.SIGHUP else signum)
+        if not kill_at:
+            kill_at.append(time.monotonic() + grace_s)
 
     for sig in _STOP_SIGNALS:
         signal.signal(sig, forward)
@@ -96,11 +102,36 @@ def run_server(
 
     threading.Thread(target=watch, name="rag-ui-health", daemon=True).start()
     try:
-        return child.wait()
+        while True:
+            try:
+                return child.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                if kill_at and time.monotonic() >= kill_at[0]:
+                    _signal_group(child, signal.SIGKILL)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        stop(child)
+        stop(child, grace_s=grace_s)
+
+
+def _child_setup() -> None:
+    """In the child, before ``exec``: lead a new process group and die with ``rag ui``."""
+    os.setpgid(0, 0)
+    _die_with_parent()
+
+
+def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:
+    """Send ``signum`` to the child's process group (the child and all it started); gone is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signum)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _die_with_parent() -> None:
@@ -114,13 +145,19 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def stop(child: subprocess.Popen[bytes]) -> None:
-    """Terminate ``child`` if it still runs: SIGTERM, then SIGKILL after a grace period."""
-    if child.poll() is not None:
-        return
-    child.terminate()
-    try:
-        child.wait(timeout=_GRACE_S)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
+def stop(child: subprocess.Popen[bytes], *, grace_s: float = _GRACE_S) -> None:
+    """Stop ``child`` and everything in its process group: SIGTERM, then SIGKILL after ``grace_s``."""
+    if child.poll() is None:
+        _signal_group(child, signal.SIGTERM)
+        try:
+            child.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            _signal_group(child, signal.SIGKILL)
+            child.wait()
+    # members the child left behind (its own children): the same treatment, without waiting on them
+    if _group_alive(child.pid):
+        _signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + min(grace_s, 2.0)
+        while _group_alive(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _signal_group(child, signal.SIGKILL)

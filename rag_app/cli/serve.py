@@ -1,4 +1,10 @@
-"""``rag serve``: the OpenAI-compatible HTTP API."""
+"""``rag serve``: the OpenAI-compatible HTTP API.
+
+SIGTERM or Ctrl+C stops it: requests in flight get ``_SHUTDOWN_GRACE_S`` seconds
+to finish (an answer still streaming after that is cancelled, which stops its
+generation), then the app's shutdown closes the pipeline, releasing the store
+and its lock, before uvicorn ends the process with the signal it received.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ import typer
 
 from rag_app.cli.common import DEFAULT_CONFIG, ConfigOpt, load_pipeline, user_errors
 from rag_app.errors import ConfigError
+
+_SHUTDOWN_GRACE_S = 5
 
 
 def serve(
@@ -33,6 +41,9 @@ def serve(
             typer.echo(f"warning: serving on {host} without a token; set ${token_env}", err=True)
         typer.echo(f"serving model {pipeline.config.name!r} on http://{host}:{port}/v1", err=True)
         try:
-            uvicorn.run(create_app(pipeline, token=token), host=host, port=port, log_level="warning")
+            uvicorn.run(
+                create_app(pipeline, token=token, close_pipeline=True), host=host, port=port, log_level="warning",
+                timeout_graceful_shutdown=_SHUTDOWN_GRACE_S,
+            )  # fmt: skip
         finally:
             pipeline.close()
