@@ -1,4 +1,4 @@
-"""Ingest time and peak memory for a generated one-line text file (issue 16.6), beside a control file.
+"""Ingest time and peak memory for a generated one-line text file, beside a control file.
 
     .venv/bin/python eval/benchmarks/huge_line.py [--mb 5] [--config pipelines/local.yaml] [--repeat]
 

@@ -1,4 +1,4 @@
-"""Markdown from documents and models that loads nothing when shown (issue 16.4).
+"""Markdown from documents and models that loads nothing when shown.
 
 A document containing ``![x](http://host/leak.png)`` would make every browser
 that shows the chunk fetch that URL (a beacon, and an exfiltration path if an

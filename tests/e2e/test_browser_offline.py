@@ -1,4 +1,4 @@
-"""In a real headless Chromium, no request leaves the app's origin (issue 16.4).
+"""In a real headless Chromium, no request leaves the app's origin.
 
 A document carries remote images (Markdown and HTML) pointing at a second local
 server; the extractive generator quotes the sentence holding one, so both the

@@ -1,4 +1,4 @@
-"""kill -9 at every commit point of a re-ingest, then compare with a clean ingest (issue 16.3).
+"""kill -9 at every commit point of a re-ingest, then compare with a clean ingest.
 
 A real ``rag ingest`` subprocess re-ingests an edited corpus (files changed in
 place with the same chunk ids, one shrunk, one deleted, one added) and kills

@@ -1,6 +1,6 @@
 """`rag serve` stops generating for clients that left, and a full queue answers 503 with Retry-After.
 
-Before (issue 16, item 5): a client that dropped a streaming request was not
+Before: a client that dropped a streaming request was not
 noticed; generation ran to the end and queued requests waited behind it. The
 pipeline here answers through :class:`~tests.support.slow_generator.SlowGenerator`
 (the extractive answer, one word per 50 ms), so a generation that is not

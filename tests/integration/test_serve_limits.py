@@ -1,6 +1,6 @@
 """`rag serve` under hostile requests: every limit is an OpenAI-envelope error a client can read.
 
-Before (issue 16, item 9): a 30 MB body was accepted, 2,000 embedding inputs
+Before: a 30 MB body was accepted, 2,000 embedding inputs
 produced a 16 MB answer, `/docs` and `/openapi.json` were open with a token
 set, a malformed body got 400 before a missing token got 401, `bearer` in
 lower case was refused, `rag.sources[].source` showed the server's absolute

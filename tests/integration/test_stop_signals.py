@@ -1,4 +1,4 @@
-"""SIGTERM to `rag ui` / `rag serve` leaves no process behind and releases the index (issue 16, item 8).
+"""SIGTERM to `rag ui` / `rag serve` leaves no process behind and releases the index.
 
 Real processes only. `run_server` (what `rag ui` runs Streamlit with) is driven
 with children that misbehave the ways a busy Streamlit can: ignoring SIGTERM,

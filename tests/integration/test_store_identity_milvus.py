@@ -1,4 +1,4 @@
-"""Store identity on a real Milvus Lite file: runtime settings keep the manifest (issue 15.1)."""
+"""Store identity on a real Milvus Lite file: runtime settings keep the manifest."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Document text and model output render nothing remote (issue 16.4).
+"""Document text and model output render nothing remote.
 
 Every check parses the rendered Markdown with markdown-it-py (CommonMark, HTML
 enabled, so the oracle is stricter than Streamlit): no image token and no raw

@@ -1,4 +1,4 @@
-"""Uploads never overwrite a different upload silently, and the notice counts what landed (issue 16.2)."""
+"""Uploads never overwrite a different upload silently, and the notice counts what landed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Filter values are typed by the field's stored type: `--where page=2` matches page 2 (issue 16.7)."""
+"""Filter values are typed by the field's stored type: `--where page=2` matches page 2."""
 
 from __future__ import annotations
 

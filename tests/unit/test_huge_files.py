@@ -1,4 +1,4 @@
-"""One huge file must not stall a batch or get wrong offsets (issue 16.6).
+"""One huge file must not stall a batch or get wrong offsets.
 
 The speed itself is tracked by eval/benchmarks/huge_line.py (real MiniLM tokenizer
 and embedder); here the bound is loose, only to catch a return to minutes.

@@ -1,4 +1,4 @@
-"""The manifest's generation + journal and the BM25 index's stamp (issue 16.3, in-process parts).
+"""The manifest's generation + journal and the BM25 index's stamp, in-process parts.
 
 The kill -9 tests with real subprocesses are in tests/integration/test_crash_consistency.py.
 """

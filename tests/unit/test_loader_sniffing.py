@@ -1,4 +1,4 @@
-"""Text loaders refuse binary content by its bytes; odd but valid names still load (issue 16.10)."""
+"""Text loaders refuse binary content by its bytes; odd but valid names still load."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Symbolic links never lead ingestion out of the folders given to the run (issue 16.1)."""
+"""Symbolic links never lead ingestion out of the folders given to the run."""
 
 from __future__ import annotations
 

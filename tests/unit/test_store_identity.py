@@ -1,4 +1,4 @@
-"""Store identity: state is keyed on where a collection lives, not on runtime settings (issue 15.1)."""
+"""Store identity: state is keyed on where a collection lives, not on runtime settings."""
 
 from __future__ import annotations
 
