@@ -241,6 +241,16 @@ class ServerConfig(_Strict):
     retry_after_s: int = Field(default=5, gt=0, description="the Retry-After sent with a 503 when the queue is full")
 
 
+class UiConfig(_Strict):
+    """``ui``: what the chat UI (``rag ui``) shows for this pipeline."""
+
+    example_questions: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="questions offered on an empty chat page (default: derived from the documents' titles)",
+    )
+
+
 class PipelineConfig(_Strict):
     """The whole pipeline, as written in ``pipelines/*.yaml``."""
 
@@ -255,6 +265,7 @@ class PipelineConfig(_Strict):
     generator: ComponentConfig | None = None
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
     def resolve_path(self, value: str | Path) -> Path:

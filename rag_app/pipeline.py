@@ -41,7 +41,7 @@ from rag_app.retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusi
 from rag_app.retrieval.mmr import MaximalMarginalRelevance
 from rag_app.retrieval.transforms import QueryTransform, build_query_transform
 from rag_app.store_identity import adopt_legacy_state, state_path
-from rag_app.types import Answer, Document, Filter, IngestReport, Message, ScoredChunk
+from rag_app.types import Answer, Chunk, Document, Filter, IngestReport, Message, ScoredChunk
 
 logger = logging.getLogger(__name__)
 
@@ -365,6 +365,27 @@ class Pipeline:
             {"source": s, "doc_id": e.doc_id, "title": e.title, "chunks": len(e.chunk_ids)}
             for s, e in sorted(manifest.sources.items())
         ]
+
+    def source_document(self, chunk: Chunk) -> Document | None:
+        """The document (the PDF page, the whole Markdown file ...) ``chunk`` was cut from, loaded again now.
+
+        Read-only: for showing a cited chunk in its context (the UI's source panel).
+        The chunk's ``start_char``/``end_char`` index into this document's text as
+        long as the file has not changed since it was ingested.
+
+        Returns:
+            None when the source is no longer a file on this machine.
+
+        Raises:
+            InputError: the file cannot be loaded any more (the loader's one-line reason).
+        """
+        path = Path(chunk.source)
+        if not path.is_file():
+            return None
+        documents = self._loader_for(path.suffix).load(path, source=chunk.source, doc_id=chunk.doc_id)
+        page = chunk.metadata.get("page")
+        matching = [d for d in documents if d.metadata.get("page") == page] or documents
+        return matching[0] if matching else None
 
     def delete_document(self, source: str) -> int:
         """Remove one ingested source (its chunks, sparse-index entries, manifest entry).

@@ -18,6 +18,25 @@ if TYPE_CHECKING:
 
 VIEWS = Path(__file__).with_name("views")
 
+# Paths wrap instead of being clipped (citation popovers, the source panel); the cited passage is
+# highlighted; the copy button looks like Streamlit's tertiary buttons. Style only: no script, no URL.
+STYLE = """<style>
+[data-testid="stPopoverBody"] code, [data-testid="stDialog"] code,
+[data-testid="stPopoverBody"] [data-testid="stCaptionContainer"],
+[data-testid="stDialog"] [data-testid="stCaptionContainer"] {
+  white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word;
+}
+[data-testid="stPopoverBody"] { max-width: min(40rem, 92vw); }
+.st-key-rag-cited { background: rgba(255, 196, 0, 0.16); border-color: rgba(255, 170, 0, 0.7) !important; }
+.rag-copy {
+  font: inherit; font-size: 0.875rem; color: inherit; background: transparent; border: none;
+  border-radius: 0.5rem; padding: 0.25rem 0.5rem; cursor: pointer;
+}
+.rag-copy:hover { background: rgba(151, 166, 195, 0.15); }
+.rag-copy[data-state="copied"]::after { content: " ✓"; }
+.rag-copy[data-state="failed"]::after { content: " (not allowed by the browser)"; }
+</style>"""
+
 
 def _config_picker() -> None:
     """Choose the pipeline config; pipelines are cached per file, so switching is instant after the first time."""
@@ -57,6 +76,7 @@ def _favicon() -> Image:
 
 def main() -> None:
     st.set_page_config(page_title="rag_app", page_icon=_favicon(), layout="centered")
+    st.html(STYLE)
     _config_picker()
     pages = [
         st.Page(VIEWS / "chat.py", title="Chat", icon=":material/forum:", default=True),

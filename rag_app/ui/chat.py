@@ -13,7 +13,8 @@ import streamlit as st
 from rag_app.errors import RagError, one_line
 from rag_app.pipeline import Pipeline
 from rag_app.types import Answer, Filter, Message
-from rag_app.ui import state
+from rag_app.ui import history, source_panel, state
+from rag_app.ui.actions import render_actions, render_examples
 from rag_app.ui.citations import prepare, render_answer
 from rag_app.ui.safe_markdown import neutralize
 from rag_app.ui.uploads import describe_sources
@@ -33,7 +34,7 @@ class Knobs:
 
 
 def sidebar_knobs(pipeline: Pipeline | None) -> Knobs:
-    """Retrieval knobs, the debug toggle and 'new conversation' in the sidebar."""
+    """Retrieval knobs and the debug toggle in the sidebar."""
     with st.sidebar:
         st.subheader("Retrieval")
         default_k = pipeline.config.retrieval.top_k if pipeline else 5
@@ -51,8 +52,6 @@ def sidebar_knobs(pipeline: Pipeline | None) -> Knobs:
             if chosen:
                 filters = (Filter("source", "in", list(chosen)),)
         show_chunks = st.toggle("Show retrieved chunks", key="show_chunks")
-        if st.button("New conversation", icon=":material/add_comment:", width="stretch"):
-            state.clear_turns()
     return Knobs(int(top_k), filters, bool(show_chunks))
 
 
@@ -65,36 +64,50 @@ def _document_labels(pipeline: Pipeline) -> dict[str, str]:
 
 
 def chat_page() -> None:
-    """Render the conversation so far, then answer a new question if one was typed."""
+    """Render the conversation so far, then answer a new question if one was typed or clicked."""
     pipeline = state.current_pipeline()
     notice = state.warming_notice()
+    history.follow(pipeline)
     knobs = sidebar_knobs(pipeline)
+    conversations = st.sidebar.container()  # filled last: lists a conversation saved by this run
     st.title("Ask your documents")
     if pipeline is not None:
         st.caption(f"Pipeline **{pipeline.config.name}** · {pipeline.config.description}")
+    typed = st.chat_input("Ask a question about your documents", disabled=pipeline is None)
+    question = typed or state.pending_question()
     turns = state.turns()
     for index, turn in enumerate(turns):
-        _render_turn(turn, index, knobs.show_chunks)
-    question = st.chat_input("Ask a question about your documents", disabled=pipeline is None)
+        _render_turn(turn, index, knobs.show_chunks, last=not question and index == len(turns) - 1)
+    if pipeline is not None and not turns and not question:
+        render_examples(pipeline)
     if question and pipeline is not None:
         turn = state.Turn(question=question, config=state.selected_config().name)
-        history = state.history_messages(turns)
+        past = state.history_messages(turns)
         turns.append(turn)
         with st.chat_message("user"):
             st.markdown(neutralize(question))
         with st.chat_message("assistant"):
-            _answer(pipeline, turn, history, knobs, len(turns) - 1)
+            _answer(pipeline, turn, past, knobs, len(turns) - 1)
+            render_actions(turn, len(turns) - 1, last=True)
+        history.save(pipeline)
         notice.empty()  # the models are loaded by now
+    if pipeline is not None:
+        source_panel.show_requested(pipeline)
+    with conversations:
+        history.sidebar(pipeline)
 
 
-def _render_turn(turn: state.Turn, index: int, show_chunks: bool) -> None:
+def _render_turn(turn: state.Turn, index: int, show_chunks: bool, *, last: bool) -> None:
     with st.chat_message("user"):
         st.markdown(neutralize(turn.question))
     with st.chat_message("assistant"):
         if turn.answer is not None:
-            render_answer(turn.answer, key=f"turn{index}", show_chunks=show_chunks)
+            render_answer(
+                turn.answer, key=f"turn{index}", show_chunks=show_chunks, open_source=source_panel.open_later
+            )
         elif turn.error:
             _show_error(turn)
+        render_actions(turn, index, last=last)
 
 
 def _answer(pipeline: Pipeline, turn: state.Turn, history: list[Message], knobs: Knobs, index: int) -> None:
@@ -123,7 +136,9 @@ def _answer(pipeline: Pipeline, turn: state.Turn, history: list[Message], knobs:
     slot.empty()
     with slot.container():
         if turn.answer is not None:
-            render_answer(turn.answer, key=f"turn{index}", show_chunks=knobs.show_chunks)
+            render_answer(
+                turn.answer, key=f"turn{index}", show_chunks=knobs.show_chunks, open_source=source_panel.open_later
+            )
         elif turn.error:
             _show_error(turn)
 

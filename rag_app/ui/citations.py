@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import streamlit as st
@@ -19,6 +19,9 @@ _MATH = re.compile(r"(?<!\\)\$")
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _TIMING_LABELS = (("retrieve", "retrieval"), ("first_token", "first token"), ("total", "total"))
+
+#: Called with a cited chunk and its number when 'Show in document' is clicked (a widget callback).
+OpenSource = Callable[[ScoredChunk, int], None]
 
 
 def escape_math(text: str) -> str:
@@ -83,8 +86,13 @@ def render_chunk(hit: ScoredChunk) -> None:
         st.markdown(prepare(hit.chunk.text))
 
 
-def render_answer(answer: Answer, *, key: str, show_chunks: bool = False) -> None:
-    """The final answer of one turn (after streaming), with everything needed to check it."""
+def render_answer(
+    answer: Answer, *, key: str, show_chunks: bool = False, open_source: OpenSource | None = None
+) -> None:
+    """The final answer of one turn (after streaming), with everything needed to check it.
+
+    ``open_source``: offered in each citation's popover as 'Show in document' (the source panel).
+    """
     if answer.abstained:
         st.info(answer.text, title="No answer in your documents", icon=":material/search_off:")
         reason = ABSTAIN_REASONS.get(answer.abstain_reason or "")
@@ -92,13 +100,11 @@ def render_answer(answer: Answer, *, key: str, show_chunks: bool = False) -> Non
             st.caption(f":material/info: {reason}")
     else:
         st.markdown(badge_markers(answer.text))
-        _render_chips(answer, key)
+        _render_chips(answer, key, open_source)
         _render_checks(answer)
     st.caption(f":material/timer: {timings_line(answer.timings)}")
     if show_chunks:
         _render_sources(answer.sources, key)
-
-
 
 
 def _render_checks(answer: Answer) -> None:
@@ -123,7 +129,7 @@ def _render_checks(answer: Answer) -> None:
         st.caption(":material/info: This answer cites no source: check it against the retrieved chunks.")
 
 
-def _render_chips(answer: Answer, key: str) -> None:
+def _render_chips(answer: Answer, key: str, open_source: OpenSource | None) -> None:
     if not answer.citations:
         return
     retrieved = {h.chunk.chunk_id: h for h in answer.sources}  # with each retriever's own score
@@ -134,12 +140,29 @@ def _render_chips(answer: Answer, key: str) -> None:
                 label += " ✓"
             hit = retrieved.get(citation.chunk.chunk_id) or ScoredChunk(citation.chunk, citation.score)
             tip = inline(source_location(hit))
-            with st.popover(label, icon=":material/description:", help=tip, key=f"{key}-cite-{citation.number}"):
+            popover = f"{key}-cite-{citation.number}"
+            # on_change="rerun" tracks whether it is open, so 'Show in document' can close it
+            with st.popover(label, icon=":material/description:", help=tip, key=popover, on_change="rerun"):
                 claims = [c.text for c in answer.claims if citation.number in c.citations]
                 if claims:
                     verdict = "cited by the checker for" if citation.added else "supports"
                     st.caption(f"{verdict}: " + " ".join(f"“{inline(c)}”" for c in claims))
                 render_chunk(hit)
+                if open_source is not None:
+                    st.button(
+                        "Show in document",
+                        key=f"{key}-open-{citation.number}",
+                        icon=":material/article:",
+                        help="The passage highlighted in its page or section",
+                        on_click=_open_source,
+                        args=(open_source, hit, citation.number, popover),
+                    )
+
+
+def _open_source(open_source: OpenSource, hit: ScoredChunk, number: int, popover: str) -> None:
+    """Close the citation's popover (it would cover the source panel), then open the panel."""
+    st.session_state[popover] = False
+    open_source(hit, number)
 
 
 def _render_sources(sources: list[ScoredChunk], key: str) -> None:

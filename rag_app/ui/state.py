@@ -23,7 +23,8 @@ from rag_app.config import PipelineConfig, load_config
 from rag_app.errors import RagError, one_line
 from rag_app.pipeline import Pipeline, build_pipeline
 from rag_app.store_identity import location_key
-from rag_app.types import Answer, Message
+from rag_app.types import Message
+from rag_app.ui.conversations import Turn
 from rag_app.ui.settings import UiSettings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,9 @@ logger = logging.getLogger(__name__)
 _SETTINGS = "rag_settings"
 _CONFIG = "rag_config"
 _TURNS = "rag_turns"
+_PENDING = "rag_pending_question"
+
+__all__ = ["PipelinePool", "Turn", "build", "pool"]
 
 
 def build(config: PipelineConfig) -> Pipeline:
@@ -147,17 +151,6 @@ def pool() -> PipelinePool:
 # ---- per-session state -------------------------------------------------------
 
 
-@dataclass
-class Turn:
-    """One question and what came back (an answer or a one-line error)."""
-
-    question: str
-    answer: Answer | None = None
-    error: str | None = None
-    config: str = ""
-    needs_documents: bool = False
-
-
 def settings() -> UiSettings:
     """This session's settings (read once from script arguments and the environment)."""
     if _SETTINGS not in st.session_state:
@@ -209,8 +202,23 @@ def turns() -> list[Turn]:
     return value
 
 
+def set_turns(items: list[Turn]) -> None:
+    st.session_state[_TURNS] = items
+
+
 def clear_turns() -> None:
     st.session_state[_TURNS] = []
+
+
+def ask_later(question: str) -> None:
+    """Have the chat page answer ``question`` on this run, as if it had been typed (a widget callback)."""
+    st.session_state[_PENDING] = question
+
+
+def pending_question() -> str | None:
+    """The question an example or a regenerate button asked for (once)."""
+    value: str | None = st.session_state.pop(_PENDING, None)
+    return value
 
 
 def history_messages(items: list[Turn], max_turns: int = 4) -> list[Message]:
