@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= pipelines/local.yaml
 
-.PHONY: install demo test lint browser clean-index bench-ingest
+.PHONY: install demo test lint browser clean-index bench-ingest bench-store
 
 install: $(VENV)/.installed
 
@@ -46,6 +46,10 @@ lint:
 clean-index:
 	rm -rf data/index .rag
 
-bench-ingest: install  ## rag_app vs LangChain ingest, in one run (prints command, machine, figures)
-	$(BIN)/python -m pip install -q --no-deps langchain-huggingface langchain-milvus
-	$(BIN)/python eval/benchmarks/ingest_vs_langchain.py
+bench-ingest: install  ## rag_app vs LangChain vs LlamaIndex ingest + SciFact quality guard, one run (tens of minutes on 2 CPUs)
+	# --no-deps: langchain-huggingface pins huggingface-hub below the 2.x that transformers 5 uses (works with it)
+	$(BIN)/python -m pip install -q --no-deps langchain-huggingface langchain-milvus llama-index-embeddings-huggingface
+	$(BIN)/python eval/benchmarks/ingest_speed.py --quality
+
+bench-store: install  ## Milvus Lite store at 100k chunks vs exact numpy/FAISS search (SIZES="100000 1000000" for more)
+	$(BIN)/python eval/benchmarks/store_scale.py --sizes $(or $(SIZES),100000)

@@ -23,7 +23,9 @@ from rag_app.filtering import FieldType, field_types, validate
 from rag_app.generation.templates import PromptTemplate, load_template
 from rag_app.ingest import listeners as listener_sync
 from rag_app.ingest.crashpoints import crash_point
+from rag_app.ingest.embed_cache import EmbedCache
 from rag_app.ingest.manifest import Manifest
+from rag_app.ingest.run_lock import writer_lock
 from rag_app.ingest.runner import Ingestor, ProgressFn
 from rag_app.ingest.sources import discover
 from rag_app.protocols import (
@@ -102,6 +104,7 @@ class Pipeline:
         # Set once the collection is verified and open for queries; every ingest, delete
         # and close clears it, so the per-query path does no fingerprint or count I/O.
         self._query_ready = False
+        self._ready_stamp: tuple[int, int] | None = None
         self._state_adopted = False
         self._field_types: dict[str, FieldType] = {}  # metadata types the manifest recorded (filter typing)
         self._lock = threading.RLock()
@@ -124,8 +127,10 @@ class Pipeline:
         self._state_adopted = True
 
     def listeners(self) -> list[IndexListener]:
-        """Secondary indexes (BM25 ...) that ingestion keeps in sync with the store."""
-        return [r for r in self.retrievers if isinstance(r, IndexListener)]
+        """Secondary indexes (BM25, a store's own fast index ...) that ingestion keeps in sync with the store."""
+        found: list[IndexListener] = [r for r in self.retrievers if isinstance(r, IndexListener)]
+        own = getattr(self.store, "index_listener", None)
+        return [*found, own] if isinstance(own, IndexListener) else found
 
     # ---- ingestion --------------------------------------------------------
     def ingest(
@@ -138,7 +143,7 @@ class Pipeline:
     ) -> IngestReport:
         """Ingest files and directories incrementally (see ``rag_app.ingest``)."""
         found = discover([Path(p) for p in paths], self.config.sources)
-        with self._lock:
+        with self._lock, writer_lock(self.manifest_path()):  # another process's ingest goes first
             ingestor = self._ingestor(rebuild)
             do_prune = self.config.ingest.prune if prune is None else prune
             return ingestor.run_files(
@@ -147,7 +152,7 @@ class Pipeline:
 
     def ingest_documents(self, documents: Sequence[Document], *, rebuild: bool = False) -> IngestReport:
         """Ingest already-loaded documents (used by the eval harness for BEIR corpora)."""
-        with self._lock:
+        with self._lock, writer_lock(self.manifest_path()):
             return self._ingestor(rebuild).run_documents(documents)
 
     def _ingestor(self, rebuild: bool) -> Ingestor:
@@ -205,6 +210,10 @@ class Pipeline:
             batch_size=self.config.ingest.batch_size,
             max_file_bytes=int(self.config.sources.max_file_mb * 2**20),
             max_chunks=self.config.sources.max_chunks_per_file,
+            embed_cache=EmbedCache(  # vectors by chunk-text hash, shared by every collection of this embedder
+                self.config.resolve_path(self.config.ingest.state_dir),
+                {"embedder": self.embedder.name, "normalized": self.embedder.normalized},
+            ),
         )
 
     def index_drift(self) -> list[str]:
@@ -278,8 +287,9 @@ class Pipeline:
 
     def _open_for_query(self) -> None:
         with self._lock:
-            if self._query_ready:
-                return
+            if self._query_ready and self._manifest_stamp() == self._ready_stamp:
+                return  # unchanged since verified (another process's ingest changes the manifest)
+            stamp = self._manifest_stamp()  # before reading: a save while we sync is seen next time
             self._adopt_legacy_state()
             recorded = self.store.fingerprint()
             if recorded is None:
@@ -299,6 +309,14 @@ class Pipeline:
             listener_sync.sync(self.listeners(), self.store, manifest)
             self._field_types = field_types(manifest.fields) if manifest is not None else {}
             self._query_ready = True
+            self._ready_stamp = stamp
+
+    def _manifest_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.manifest_path().stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
 
     def _manifest_for_query(self) -> Manifest | None:
         """The manifest, or None when unreadable (queries then lose filter typing and rebuild BM25)."""
@@ -393,7 +411,7 @@ class Pipeline:
         Returns:
             The number of chunks deleted.
         """
-        with self._lock:
+        with self._lock, writer_lock(self.manifest_path()):
             self._query_ready = False
             manifest = Manifest.load(self.manifest_path())
             entry = manifest.sources.get(source)
@@ -470,11 +488,12 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
 
 def _check_recorded(recorded: dict[str, Any], expected: dict[str, Any], what: str) -> None:
     """Raise if the collection's recorded fingerprint differs from ``expected`` on its keys."""
-    actual = {k: recorded.get(k) for k in expected}
+    from rag_app.readable import fingerprint_difference
+
+    actual = {k: recorded[k] for k in expected if k in recorded}
     if actual != expected:
         raise FingerprintMismatchError(
-            f"the collection was built with {actual} but this config uses {expected}; "
-            f"use {what}, or re-ingest with --rebuild"
+            f"the collection was {fingerprint_difference(actual, expected)}; use {what}, or re-ingest with --rebuild"
         )
 
 

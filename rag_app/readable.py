@@ -51,6 +51,26 @@ def fingerprint_line(fp: Mapping[str, Any] | None) -> str:
     return "; ".join(f"{label} {text}" for label, text in fingerprint_fields(fp))
 
 
+def fingerprint_difference(built: Mapping[str, Any], wanted: Mapping[str, Any]) -> str:
+    """What differs, as a sentence: ``built with embedder A (384 dims), this config uses embedder B (768 dims)``.
+
+    Only the keys whose values differ are named (with the embedder's dimension
+    and normalisation when the embedder differs, so the line stays readable).
+    """
+    keys = {k for k in set(built) | set(wanted) if built.get(k) != wanted.get(k)}
+    if keys & {"embedder", "dimension", "normalized"}:
+        keys |= {"embedder", "dimension", "normalized"}
+
+    def side(fp: Mapping[str, Any]) -> str:
+        present = {k: fp[k] for k in sorted(keys) if k in fp}
+        missing = sorted(k for k in keys - set(present) if k not in ("dimension", "normalized"))
+        parts = [fingerprint_line(present)] if present else []
+        parts += [f"no {k}" for k in missing]
+        return "; ".join(parts) or "no fingerprint"
+
+    return f"built with {side(built)}, this config uses {side(wanted)}"
+
+
 def store_location(config: PipelineConfig) -> str:
     """Where the configured store keeps its data: a resolved file path or the server URL, plus the collection."""
     params = config.store.params

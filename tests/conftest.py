@@ -18,6 +18,9 @@ PIPELINES = REPO / "pipelines"
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Tests open Milvus Lite files in-process (one process each); tests/integration/test_lite_shared.py
+# covers the shared server that `rag` uses by default.
+os.environ.setdefault("RAG_MILVUS_LITE_SERVER", "off")
 # Rerankers keep chunk embeddings on disk; tests must not read or fill the user's cache.
 os.environ["RAG_EMBEDDING_CACHE"] = tempfile.mkdtemp(prefix="rag-test-embeddings-")
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from rag_app.cli import answer, common, doctor, index, logs, migrate, serve, ui
+from rag_app.cli import answer, common, doctor, index, lite, logs, migrate, serve, ui
 from rag_app.cli import eval as eval_cmd
 from rag_app.cli.help import RagCommand, RagGroup
 
@@ -48,6 +48,7 @@ app.command("ui", cls=RagCommand)(ui.ui)
 app.command("doctor", cls=RagCommand)(doctor.doctor)
 app.command("migrate", cls=RagCommand)(migrate.migrate)
 app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(lite.app, name="lite")
 
 
 def run() -> None:

@@ -3,8 +3,9 @@
 The store is the truth. A secondary index is trusted only when it was
 committed at the sync manifest's current generation, no interrupted run's
 journal is open, and it holds as many chunks as the store; otherwise it is
-rebuilt from ``VectorStore.export()``. Checked whenever a pipeline opens the
-collection to ingest or to query.
+rebuilt from ``VectorStore.export()`` (a listener with ``on_vectors(chunks,
+vectors)``, such as the Milvus Lite fast index, gets the vectors too). Checked
+whenever a pipeline opens the collection to ingest or to query.
 """
 
 from __future__ import annotations
@@ -55,8 +56,12 @@ def sync(listeners: Sequence[IndexListener], store: VectorStore, manifest: Manif
         name = type(listener).__name__
         logger.info("rebuilding the %s index from the store (%d chunks): %s", name, stored, reason)
         listener.clear()
-        for chunks, _ in store.export():
-            listener.on_upsert(chunks)
+        on_vectors = getattr(listener, "on_vectors", None)  # an index of the vectors themselves (FAISS)
+        for chunks, vectors in store.export():
+            if on_vectors is not None:
+                on_vectors(chunks, vectors)
+            else:
+                listener.on_upsert(chunks)
         trusted = manifest is not None and not manifest.interrupted
         listener.commit(manifest.generation if trusted and manifest is not None else None)
         rebuilt.append(f"{name}: {reason}")

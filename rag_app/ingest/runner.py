@@ -22,15 +22,17 @@ from rag_app.filtering import field_types, observe_types
 from rag_app.ids import content_hash, doc_id_for
 from rag_app.ingest.bounds import cut_documents, token_budget
 from rag_app.ingest.crashpoints import crash_point
+from rag_app.ingest.embed_cache import EmbedCache
 from rag_app.ingest.manifest import Manifest, SourceEntry
-from rag_app.ingest.sources import Refused, SourceFile, under_roots
+from rag_app.ingest.sources import PrefetchedPath, Refused, SourceFile, under_roots
 from rag_app.protocols import Chunker, Embedder, IndexListener, Loader, VectorStore
 from rag_app.types import Chunk, Document, IngestReport
 
 logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int, str], None]
-"""Called as ``progress(files_done, files_total, current_relpath)``."""
+"""Called as ``progress(files_done, files_total, current)``: ``current`` is the file's relpath
+followed by the embedding rate so far (``notes/a.md  31.2 chunks/s``) once one batch is done."""
 
 
 @dataclass
@@ -57,9 +59,12 @@ class Ingestor:
     max_file_bytes: int = 50 * 1024 * 1024
     max_chunks: int = 2000
     """``sources.max_chunks_per_file``: chunks past it are not indexed (one warning per file)."""
+    embed_cache: EmbedCache | None = None
+    """Vectors by chunk-text hash, across files and runs (None: embed every new text)."""
     report: IngestReport = field(default_factory=IngestReport)
     _pending: list[_Pending] = field(default_factory=list)
     _opened: bool = False
+    _started: float = 0.0
 
     def _ensure_open(self) -> None:
         if not self._opened:
@@ -76,14 +81,14 @@ class Ingestor:
         refused: Sequence[Refused] = (),
     ) -> IngestReport:
         """Ingest ``files``; ``refused`` entries (links out of the roots ...) count as failed, one line each."""
-        start = time.perf_counter()
+        start = self._started = time.perf_counter()
         self.report.files_seen = len(files) + len(refused)
         for entry in refused:
             self._fail(entry.relpath, entry.message)
         try:
             for i, file in enumerate(files):
                 if progress:
-                    progress(i, len(files), file.relpath)
+                    progress(i, len(files), self._with_rate(file.relpath))
                 try:
                     self._visit(file)
                 except InputError as exc:
@@ -97,10 +102,19 @@ class Ingestor:
                 self._remove_sources(gone)
         finally:  # whatever reached the store and manifest also reaches the secondary indexes
             self._commit_listeners()
+            if self.embed_cache is not None:
+                self.embed_cache.close()
         if progress:
-            progress(len(files), len(files), "")
+            progress(len(files), len(files), self._with_rate(""))
         self.report.seconds = time.perf_counter() - start
         return self.report
+
+    def _with_rate(self, current: str) -> str:
+        """``current`` plus the chunks ingested per wall-clock second so far (the bar shows the ETA)."""
+        elapsed = time.perf_counter() - self._started
+        if not self.report.chunks_added or elapsed <= 0:
+            return current
+        return f"{current}  {self.report.chunks_added / elapsed:.1f} chunks/s".strip()
 
     def run_documents(self, documents: Sequence[Document]) -> IngestReport:
         """Ingest documents that are already loaded (e.g. an eval corpus), grouped by source."""
@@ -124,6 +138,8 @@ class Ingestor:
             self._flush()
         finally:
             self._commit_listeners()
+            if self.embed_cache is not None:
+                self.embed_cache.close()
         self.report.seconds = time.perf_counter() - start
         return self.report
 
@@ -143,8 +159,8 @@ class Ingestor:
             return
         doc_id = doc_id_for(file.source)
         loader = self.loader_for(file.path.suffix)
-        try:
-            docs = loader.load(file.path, source=file.source, doc_id=doc_id)
+        try:  # the loader gets the bytes just hashed: each file is read once
+            docs = loader.load(PrefetchedPath.holding(file.path, data), source=file.source, doc_id=doc_id)
         except InputError:
             raise
         except Exception as exc:  # a parser bug on one odd file must not stop the batch
@@ -216,10 +232,16 @@ class Ingestor:
         self._pending.clear()
 
     def _embed_unique(self, texts: list[str]) -> list[list[float]]:
-        """Embed each distinct text once (repeated boilerplate chunks are common)."""
+        """Embed each distinct text once: repeats in the batch and texts the cache knows are free."""
         unique = list(dict.fromkeys(texts))
-        vectors = dict(zip(unique, self.embedder.embed_documents(unique), strict=True))
-        self.report.embeddings_computed += len(unique)
+        vectors = self.embed_cache.get_many(unique) if self.embed_cache is not None else {}
+        missing = [t for t in unique if t not in vectors]
+        if missing:
+            fresh = self.embedder.embed_documents(missing)
+            vectors.update(zip(missing, fresh, strict=True))
+            if self.embed_cache is not None:
+                self.embed_cache.put_many(missing, fresh)
+        self.report.embeddings_computed += len(missing)
         return [vectors[t] for t in texts]
 
     def _remove_sources(self, sources: list[str]) -> None:

@@ -17,7 +17,7 @@ import fnmatch
 import logging
 import os
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PosixPath, PurePosixPath, WindowsPath
 
 from rag_app.config import SourcesConfig
 from rag_app.errors import InputError
@@ -37,6 +37,30 @@ class SourceFile:
     source: str
     relpath: str
     root: Path
+
+
+_ConcretePath = WindowsPath if os.name == "nt" else PosixPath
+
+
+class PrefetchedPath(_ConcretePath):  # type: ignore[misc,valid-type]
+    """A path whose bytes were already read (to hash them): ``read_bytes`` returns those.
+
+    Loaders take a path and read it themselves; handing them this one lets the
+    ingest runner read each file exactly once. Paths derived from it
+    (``parent``, ``with_suffix`` ...) are plain paths again and read from disk.
+    """
+
+    _data: bytes | None = None
+
+    @classmethod
+    def holding(cls, path: Path, data: bytes) -> PrefetchedPath:
+        out = cls(path)
+        out._data = data
+        return out
+
+    def read_bytes(self) -> bytes:
+        data = self._data
+        return data if data is not None else super().read_bytes()
 
 
 @dataclass(frozen=True)

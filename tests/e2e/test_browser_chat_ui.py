@@ -1,4 +1,4 @@
-"""The chat UI people expect, in a real headless Chromium (issue 14.9).
+"""The chat UI people expect, in a real headless Chromium.
 
 Example questions on the empty page, copy and regenerate under the answer, a
 citation popover whose long path wraps instead of being clipped, the source

@@ -11,9 +11,8 @@ import bisect
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
-from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rag_app.backends.chunkers._anchor import TextAnchor, squeeze
@@ -21,6 +20,9 @@ from rag_app.backends.chunkers._bounds import BoundedCounter
 from rag_app.ids import chunk_id_for
 from rag_app.protocols import TokenCounter
 from rag_app.types import Chunk, Document
+
+if TYPE_CHECKING:  # imported when a chunker first splits: `rag stats` / `rag search` never pay for LangChain
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ def recursive_splitter(params: ChunkParams, tokenizer: TokenCounter) -> Recursiv
     same text, or return -1). :class:`TextAnchor` finds the offsets instead.
     Lengths are measured with :class:`BoundedCounter` (no token over 32 characters).
     """
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     return RecursiveCharacterTextSplitter(
         chunk_size=params.chunk_size,
         chunk_overlap=params.chunk_overlap,
@@ -89,6 +93,8 @@ def markdown_sections(
 
     ``path`` is the heading path ``"H1 > H2 > H3"`` (only ``levels``), "" before any heading.
     """
+    from langchain_text_splitters import MarkdownHeaderTextSplitter
+
     names = {level: f"h{level}" for level in sorted(set(levels))}
     splitter = MarkdownHeaderTextSplitter([("#" * level, name) for level, name in names.items()], strip_headers=False)
     parts = splitter.split_text(text)

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from rag_app.errors import FingerprintMismatchError, InputError
+from rag_app.readable import fingerprint_difference
 from rag_app.types import Chunk, ScoredChunk
 
 Metric = Literal["COSINE", "IP", "L2"]
@@ -139,24 +140,12 @@ def check_fingerprint(
         raise FingerprintMismatchError(
             f"{where} exists but has no rag_app fingerprint (not built by rag_app?); {_REBUILD_HINT}"
         )
-    diffs = []
-    if stored_dim != wanted_dim:
-        diffs.append(f"vector dimension {stored_dim} vs {wanted_dim}")
-    for key in sorted(set(stored) | set(wanted)):
-        old, new = stored.get(key, "<unset>"), wanted.get(key, "<unset>")
-        if old != new:
-            diffs.append(f"{key} {_short(old)} vs {_short(new)}")
-    if diffs:
+    built, requested = {**stored, "dimension": stored_dim}, {**wanted, "dimension": wanted_dim}
+    if canonical(built) != canonical(requested):
+        dims = f" (vector dimension {stored_dim} vs {wanted_dim})" if stored_dim != wanted_dim else ""
         raise FingerprintMismatchError(
-            f"{where} was built with a different fingerprint (stored vs requested: "
-            f"{'; '.join(diffs)}); stored={_short(stored, 300)} requested={_short(wanted, 300)}; "
-            f"{_REBUILD_HINT}"
+            f"{where} was {fingerprint_difference(built, requested)}{dims}; {_REBUILD_HINT}"
         )
-
-
-def _short(value: object, limit: int = 120) -> str:
-    text = value if isinstance(value, str) and value == "<unset>" else dumps(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def string_ids(values: Iterable[str], what: str) -> set[str]:
@@ -170,4 +159,3 @@ def string_ids(values: Iterable[str], what: str) -> set[str]:
 
 def utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
-

@@ -6,6 +6,11 @@ keeps it (and the file's exclusive ``flock``) until the interpreter exits;
 path and stop its server when the last one closes, so the file can be opened
 again (by this process or another) after ``close()``.
 
+By default a local path is not opened in-process at all: :mod:`._lite_server`
+starts (or reuses) one Milvus Lite server process per data directory on
+127.0.0.1, so the UI, ``rag serve`` and CLI commands share one ``.db`` at once
+(``RAG_MILVUS_LITE_SERVER=off`` restores the in-process, one-process mode).
+
 Milvus Lite 3.2 rejects or ignores some analyzer settings that servers honour,
 and Milvus 2.3 servers have no BM25 function: :func:`analyzer_problem` and
 :func:`full_text_problem` turn both into one-line errors before anything is created.
@@ -17,15 +22,30 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rag_app.backends.stores import _lite_server as lite_server
 from rag_app.errors import BackendError, ConfigError
 
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_users: dict[str, int] = {}
+_users: dict[str, int] = {}  # in-process opens per path
+_shared: dict[str, int] = {}  # opens through the shared server per path
+
+
+@contextmanager
+def _quiet_lite_manager() -> Iterator[None]:
+    manager = logging.getLogger("milvus_lite.server_manager")
+    level = manager.level
+    manager.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        manager.setLevel(level)
 
 
 def connect(path: Path, client_factory: Any) -> Any:
@@ -41,15 +61,28 @@ def connect(path: Path, client_factory: Any) -> Any:
             "point uri at a new .db path and re-ingest"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
+    if lite_server.shared():
+        uri = lite_server.acquire(path)
+        try:
+            client = client_factory(uri)
+        except Exception as exc:
+            lite_server.release(path)
+            raise BackendError(
+                f"cannot reach the Milvus Lite server for {path} at {uri}: {error_message(exc)}"
+            ) from exc
+        with _lock:
+            _shared[key] = _shared.get(key, 0) + 1
+        return client
     with _lock:
         try:
-            client = client_factory(key)
+            with _quiet_lite_manager():  # it logs the locked-file traceback itself; our error says it in one line
+                client = client_factory(key)
         except Exception as exc:
             if _locked_elsewhere(path):
                 raise BackendError(
-                    f"Milvus Lite file {path} is open in another process (DataDirLockedError); "
-                    f"close that process, or run `milvus-lite server --data-dir {path} --host 127.0.0.1` "
-                    "and set the store uri to http://127.0.0.1:19530"
+                    f"Milvus Lite file {path} is open in another process; close that process, or let every "
+                    f"process share the file (unset {lite_server.MODE_ENV}=off, or run `milvus-lite server "
+                    f"--data-dir {path} --host 127.0.0.1` and set the store uri to http://127.0.0.1:19530)"
                 ) from exc
             raise BackendError(f"cannot open Milvus Lite file {path}: {error_message(exc)}") from exc
         _users[key] = _users.get(key, 0) + 1
@@ -60,6 +93,10 @@ def release(path: Path) -> None:
     """One user of ``path`` is done; stop its Lite server when it was the last."""
     key = os.path.abspath(path)
     with _lock:
+        if _shared.get(key, 0) > 0:
+            _shared[key] -= 1
+            lite_server.release(path)
+            return
         left = _users.get(key, 0) - 1
         if left > 0:
             _users[key] = left

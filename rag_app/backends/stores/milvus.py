@@ -11,6 +11,12 @@ With ``full_text`` the collection also gets an analysed ``text`` field, a
 vectors at every upsert, so full-text search (:meth:`MilvusStore.search_text`,
 the ``milvus_bm25`` retriever) follows every write and delete. The settings are
 recorded in ``rag_app.full_text`` and checked on open.
+
+On a Lite file, dense search is answered by an in-process FAISS copy of the
+vectors (``_fast_index``, persisted in ``<file>.fast/<collection>/``, kept in
+sync by ingestion like the BM25 index) and the winning rows are fetched by
+primary key; Milvus stays the store of record. A server ``uri`` uses
+Milvus's own index.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymilvus import MilvusClient, MilvusException
 
 from rag_app.backends.stores import _common as common
+from rag_app.backends.stores import _fast_index as fast
 from rag_app.backends.stores import _filters as filters_mod
 from rag_app.backends.stores import _milvus_lite as lite
 from rag_app.backends.stores import _milvus_rows as rows
@@ -127,6 +134,16 @@ class MilvusStore:
         self._opened_fp: dict[str, object] | None = None
         self._version: str | None = None
         self._unflushed = False  # Lite: rows in the memtable, which BM25 search re-indexes per query
+        self._fast: fast.FastIndex | None = None
+        self._fast_checked = False  # whether the fast index was compared with the collection since open
+        if self._lite_path is not None:
+            folder = Path(f"{self._lite_path}.fast") / self._name
+            self._fast = fast.FastIndex(folder, params.metric, on_commit=self._flush)
+
+    @property
+    def index_listener(self) -> fast.FastIndex | None:
+        """The fast index a pipeline keeps in sync with the manifest (Lite files only)."""
+        return self._fast
 
     # ------------------------------------------------------------------ connection
 
@@ -204,6 +221,9 @@ class MilvusStore:
         self._load()
         self._dim, self._opened_fp = dimension, wanted
         self._unflushed = True  # Lite replays its WAL into the memtable on reopen
+        if self._fast is not None:
+            self._fast.bind(dimension)
+            self._fast_checked = False
 
     def _check_engine(self) -> None:
         """Full-text settings this engine cannot honour: a ConfigError before anything is written."""
@@ -256,6 +276,8 @@ class MilvusStore:
     def drop(self) -> None:
         if self._exists():
             self._call("drop_collection", self._connect().drop_collection, self._name)
+        if self._fast is not None:
+            self._fast.drop()
         self._loaded, self._dim, self._opened_fp = False, 0, None
 
     def close(self) -> None:
@@ -264,6 +286,8 @@ class MilvusStore:
             self._loaded, self._dim, self._opened_fp, self._version = False, 0, None, None
         if client is None:
             return
+        if self._fast is not None:
+            self._fast.close()
         try:
             client.close()
         finally:
@@ -285,6 +309,8 @@ class MilvusStore:
         for i in range(0, len(data), step):
             self._call("upsert", client.upsert, self._name, data[i : i + step])
         self._unflushed = True
+        if self._fast is not None:
+            self._fast.add(batch, matrix)
 
     def search(
         self, vector: Sequence[float], top_k: int, filters: Sequence[Filter] = ()
@@ -295,6 +321,8 @@ class MilvusStore:
         expr = filters_mod.milvus_expr(filters_mod.validate(filters))
         if expr is None:
             return []
+        if self._fast is not None:
+            return self._fast_search(query, top_k, filters_mod.validate(filters))
         params = {"metric_type": self._params.metric, "params": dict(self._params.search_params)}
         return self._ranked("vector", query, params, expr, top_k)
 
@@ -341,6 +369,47 @@ class MilvusStore:
                 return ranked
             limit = min(limit * 4, common.MAX_TOP_K)
 
+    def _fast_search(self, query: list[float], top_k: int, filters: Sequence[Filter]) -> list[ScoredChunk]:
+        """Rank in the fast index, then fetch the rows by primary key (ids the store lacks are skipped)."""
+        assert self._fast is not None
+        if not self._fast_checked:
+            self._check_fast()
+        import numpy as np
+
+        ranked = self._fast.search(np.asarray(query, dtype=np.float32), top_k, filters)
+        if not ranked:
+            return []
+        expr = f"id in [{', '.join(filters_mod.milvus_literal(cid) for cid, _ in ranked)}]"
+        found = self._call(
+            "query", self._require_open().query, self._name, filter=expr, output_fields=rows.OUTPUT_FIELDS,
+            consistency_level=self._params.consistency_level,
+        )
+        by_id = {str(hit["id"]): hit for hit in found}
+        return [
+            ScoredChunk(chunk=rows.scored({**by_id[cid], "distance": 0.0}, "IP").chunk, score=score)
+            for cid, score in ranked if cid in by_id
+        ]
+
+    def _check_fast(self) -> None:
+        """Refill the fast index from the collection when their sizes differ (a store used without a pipeline)."""
+        assert self._fast is not None
+        stored = self.count()
+        if self._fast.size() != stored:
+            logger.info("the fast index of %s holds %d chunks, the store %d; rebuilding it",
+                        self._where, self._fast.size(), stored)
+            self._fast.clear()
+            for chunks, vectors in self.export(2048):
+                self._fast.on_vectors(chunks, vectors)
+            self._fast.rebuilds += 1
+            self._fast.commit(None)
+        self._fast_checked = True
+
+    def _flush(self) -> None:
+        """Flush Lite's memtable into a segment (searched and reopened far faster); once per ingest commit."""
+        if self._client is not None and self._unflushed and self._dim:
+            self._call("flush", self._client.flush, self._name)
+            self._unflushed = False
+
     def export(self, batch_size: int = 256) -> Iterator[tuple[list[Chunk], list[list[float]]]]:
         """Every stored chunk with its vector, ``batch_size`` at a time (``query_iterator``)."""
         client = self._require_open()
@@ -370,6 +439,8 @@ class MilvusStore:
             expr = f"{field} in [{', '.join(filters_mod.milvus_literal(v) for v in unique[i : i + step])}]"
             self._call("delete", client.delete, self._name, filter=expr)
         self._unflushed = True
+        if self._fast is not None:
+            (self._fast.remove if field == "id" else self._fast.remove_documents)(unique)
 
 
 def _lite_path(uri: str, base_dir: Path | None) -> Path | None:
