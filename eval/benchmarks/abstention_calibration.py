@@ -49,6 +49,8 @@ class Row:
     p_answerable: float | None
     unsupported: bool  # what answer.abstain_unsupported reads
     correct: bool
+    cited: bool
+    pairs: tuple[int, int]  # (correct, all) (sentence, cited source) pairs
 
     def abstains(self, threshold: float, unsupported_rule: bool) -> bool:
         if self.abstained:
@@ -75,6 +77,8 @@ def load(path: Path) -> list[Row]:
                 p_answerable=extra.get("answerable"),
                 unsupported=nothing_supported(claims),
                 correct=bool(data["values"].get("correct", 0.0)),
+                cited=bool(data["values"].get("cited", 0.0)),
+                pairs=(int(data.get("pairs_correct", 0)), int(data.get("pairs_total", 0))),
             )
         )
     return rows
@@ -83,8 +87,12 @@ def load(path: Path) -> list[Row]:
 def score(rows: list[Row], threshold: float, rule: bool) -> dict[str, float]:
     answerable = [r for r in rows if r.answerable]
     unanswerable = [r for r in rows if not r.answerable]
+    answered = [r for r in rows if not r.abstains(threshold, rule)]
+    pairs = sum(r.pairs[1] for r in answered)
     return {
         "correct": sum(r.correct and not r.abstains(threshold, rule) for r in answerable) / len(answerable),
+        "cited": sum(r.cited and not r.abstains(threshold, rule) for r in answerable) / len(answerable),
+        "citation_precision": sum(r.pairs[0] for r in answered) / pairs if pairs else 0.0,
         "false_abstention": sum(r.abstains(threshold, rule) for r in answerable) / len(answerable),
         "abstention": sum(r.abstains(threshold, rule) for r in unanswerable) / max(len(unanswerable), 1),
     }
@@ -105,9 +113,10 @@ def main() -> int:
         auc = roc_auc_score([r.answerable for r in judged], [r.p_answerable for r in judged])
         print(f"judge AUC (answerable vs not, {len(judged)} questions past the floor): {auc:.3f}")
     print()
-    print("| judge threshold | no-supported-claim rule | correct | false abstention | abstention |"
+    print("| judge threshold | no-supported-claim rule | correct | cited | citation precision | false abstention"
+          " | abstention |"
           + "".join(f" {k} |" for k in sorted(counts)))  # fmt: skip
-    print("|---:|:---:|---:|---:|---:|" + "---:|" * len(counts))
+    print("|---:|:---:|---:|---:|---:|---:|---:|" + "---:|" * len(counts))
     for rule in (False, True):
         for threshold in THRESHOLDS:
             s = score(rows, threshold, rule)
@@ -115,7 +124,8 @@ def main() -> int:
                 sum(r.abstains(threshold, rule) for r in rows if r.kind == k and not r.answerable) / counts[k]
                 for k in sorted(counts)
             ]
-            print(f"| {threshold:.2f} | {'on' if rule else 'off'} | {s['correct']:.3f} | {s['false_abstention']:.3f}"
+            print(f"| {threshold:.2f} | {'on' if rule else 'off'} | {s['correct']:.3f} | {s['cited']:.3f}"
+                  f" | {s['citation_precision']:.3f} | {s['false_abstention']:.3f}"
                   f" | {s['abstention']:.3f} |" + "".join(f" {v:.2f} |" for v in per_kind))  # fmt: skip
     return 0
 
