@@ -35,5 +35,7 @@ def configure(*, verbose: bool = False, debug: bool = False, quiet_mode: bool = 
         logging.getLogger(name).setLevel(logging.DEBUG if debug else max(level, logging.WARNING))
     if not debug:  # pymilvus logs handled failures and Lite's harmless fallbacks with tracebacks;
         logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # our errors already say what failed
+    if not (verbose or debug):  # pypdf warns about each repair of a damaged PDF, naming no file; a PDF
+        logging.getLogger("pypdf").setLevel(logging.ERROR)  # it cannot read is reported as a failed file
     quiet.set_verbose(verbose or debug)
     return level

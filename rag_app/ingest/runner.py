@@ -161,8 +161,8 @@ class Ingestor:
         loader = self.loader_for(file.path.suffix)
         try:  # the loader gets the bytes just hashed: each file is read once
             docs = loader.load(PrefetchedPath.holding(file.path, data), source=file.source, doc_id=doc_id)
-        except InputError:
-            raise
+        except InputError as exc:  # loaders name the file by its full path; reports name it as the user gave it
+            raise InputError(str(exc).replace(str(file.path), file.relpath)) from exc
         except Exception as exc:  # a parser bug on one odd file must not stop the batch
             raise InputError(f"{file.relpath}: could not be parsed ({one_line(exc)})") from exc
         extra = {"relpath": file.relpath, "mtime": stat.st_mtime, "content_hash": digest}
