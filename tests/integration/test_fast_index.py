@@ -162,12 +162,11 @@ def test_another_process_ingesting_is_seen_by_reloading(
 
 
 def test_a_concurrent_reader_reloads_what_another_process_committed(
-    setup: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+    setup: tuple[Path, Path], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag_app.backends.stores import _lite_server
-
-    if not _lite_server.shared():
-        pytest.skip("RAG_MILVUS_LITE_SERVER=off: one process holds a Lite file at a time")
+    # Two processes on one Lite file need the shared server (the suite's default is in-process).
+    monkeypatch.setenv("RAG_MILVUS_LITE_SERVER", "shared")
+    monkeypatch.setenv("RAG_MILVUS_LITE_IDLE_S", "2")
     cfg, docs = setup
     reader = build_pipeline(load_config(cfg))
     try:

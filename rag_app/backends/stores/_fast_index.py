@@ -23,12 +23,14 @@ when another process committed a newer one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -46,6 +48,7 @@ logger = logging.getLogger(__name__)
 _FORMAT = "rag_app.fast_index"
 _VERSION = 1
 _CURRENT = "CURRENT"
+_STALE_TMP_S = 3600.0  # a half-written version older than this belongs to a writer that died
 HNSW_FROM = 20_000  # live vectors from which the index is HNSW rather than exact
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
@@ -446,5 +449,10 @@ class FastIndex:
         versions = sorted((p for p in self.folder.glob("v-*") if p.name != keep), key=lambda p: p.stat().st_mtime)
         for old in versions[:-1]:
             shutil.rmtree(old, ignore_errors=True)
+        # Another process may be writing its own version right now: only leftovers of a writer that
+        # died (older than any save takes) are removed.
+        cutoff = time.time() - _STALE_TMP_S
         for stale in self.folder.glob(".v-*.tmp"):
-            shutil.rmtree(stale, ignore_errors=True)
+            with contextlib.suppress(FileNotFoundError):
+                if stale.stat().st_mtime < cutoff:
+                    shutil.rmtree(stale, ignore_errors=True)

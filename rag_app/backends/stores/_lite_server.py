@@ -149,7 +149,7 @@ def release(path: Path) -> None:
 def running(path: Path) -> ServerInfo | None:
     """The live shared server of ``path``, or None (a stale ``server.json`` counts as none)."""
     folder = state_dir(path)
-    if not _held(folder / "alive.lock"):
+    if not flock_held(folder / "alive.lock"):
         return None
     try:
         data = json.loads((folder / "server.json").read_text(encoding="utf-8"))
@@ -166,7 +166,7 @@ def stop(path: Path, *, timeout_s: float = 15.0) -> ServerInfo | None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while _held(state_dir(path) / "alive.lock"):
+    while flock_held(state_dir(path) / "alive.lock"):
         if time.monotonic() > deadline:
             raise BackendError(f"the Milvus Lite server for {path} (pid {info.pid}) did not stop in {timeout_s:.0f} s")
         time.sleep(0.05)
@@ -255,8 +255,12 @@ def _count_clients(folder: Path, *, prune: bool = False) -> int:
     return alive
 
 
-def _held(lock_file: Path) -> bool:
-    """Whether some process holds ``lock_file``'s flock."""
+def flock_held(lock_file: Path) -> bool:
+    """Whether some process holds ``lock_file``'s flock (False when there is no such file).
+
+    Raises:
+        ImportError: no ``fcntl`` on this platform.
+    """
     import fcntl
 
     try:

@@ -112,23 +112,10 @@ def release(path: Path) -> None:
 
 def _locked_elsewhere(path: Path) -> bool:
     """Whether another process holds Milvus Lite's ``LOCK`` file in ``path``."""
-    lock_file = path / "LOCK"
-    if not lock_file.exists():
-        return False
     try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: cannot probe, assume not
+        return lite_server.flock_held(path / "LOCK")
+    except ImportError:  # pragma: no cover - Windows (no fcntl): cannot probe, assume not
         return False
-    fd = os.open(lock_file, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
 
 
 def error_message(exc: BaseException) -> str:
