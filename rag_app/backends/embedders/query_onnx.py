@@ -143,7 +143,9 @@ def load(model_name: str, model_path: str, *, cache_dir: str | None, threads: in
     if not onnx_file.is_file():
         return None
     try:
-        return QueryEncoder(onnx_file, model_path, info, threads=threads, max_seq_length=max_seq_length)
+        encoder = QueryEncoder(onnx_file, model_path, info, threads=threads, max_seq_length=max_seq_length)
+        logger.info("loading query encoder for %s from %s (ONNX Runtime, no torch)", model_name, onnx_file)
+        return encoder
     except ImportError:
         return None
     except Exception as exc:  # a damaged export: sentence-transformers still works
