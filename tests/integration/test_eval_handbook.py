@@ -40,7 +40,7 @@ def test_handbook_suite_with_gate_and_cached_rerun(tmp_path: Path) -> None:
     data = json.loads(Path(out["report"], "metrics.json").read_text())
     local = data["pipelines"]["local"]
     assert local["ingest"]["files_failed"] == 0 and local["ingest"]["embeddings_computed"] > 0
-    assert local["fingerprint"]["embedder"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert local["fingerprint"]["embedder"] == "sentence-transformers/all-MiniLM-L6-v2+onnx-int8"  # the default backend
     assert local["cache"]["dir"].startswith(str(tmp_path / "cache"))  # never the user's data/index
     assert data["gates"] and all(g["passed"] for g in data["gates"])
     assert local["metrics"]["ndcg@10"] >= 0.6
