@@ -142,8 +142,7 @@ def _prepare_target(target: Pipeline, replace: bool) -> None:
             f"the {_describe(target)} already holds {count} chunks; pass --replace to drop it before copying"
         )
     target.store.drop()
-    for listener in target.listeners():
-        listener.clear()
+    target.collection.clear_indexes()
 
 
 def _sample(reservoir: list[tuple[str, list[float]]], size: int, seen: int,

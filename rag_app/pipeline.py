@@ -9,23 +9,18 @@ no per-user state.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag_app import registry
 from rag_app.answering import AnswerStream, start_answer
 from rag_app.config import PipelineConfig
-from rag_app.errors import ConfigError, FingerprintMismatchError, InputError
-from rag_app.filtering import FieldType, field_types, validate
+from rag_app.errors import ConfigError, InputError
+from rag_app.filtering import validate
 from rag_app.generation.templates import PromptTemplate, load_template
-from rag_app.ingest import listeners as listener_sync
-from rag_app.ingest.crashpoints import crash_point
+from rag_app.ingest.collection import Collection, CollectionStats
 from rag_app.ingest.embed_cache import EmbedCache
-from rag_app.ingest.manifest import Manifest
-from rag_app.ingest.run_lock import writer_lock
 from rag_app.ingest.runner import Ingestor, ProgressFn
 from rag_app.ingest.sources import discover
 from rag_app.protocols import (
@@ -42,35 +37,13 @@ from rag_app.protocols import (
 from rag_app.retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from rag_app.retrieval.mmr import MaximalMarginalRelevance
 from rag_app.retrieval.transforms import QueryTransform, build_query_transform
-from rag_app.store_identity import adopt_legacy_state, state_path
+from rag_app.store_identity import state_path
 from rag_app.types import Answer, Chunk, Document, Filter, IngestReport, Message, ScoredChunk
 
 logger = logging.getLogger(__name__)
 
-# Fingerprint keys that matter when querying (the chunker only matters when ingesting).
-_QUERY_KEYS = ("embedder", "dimension", "normalized")
 # Generators that run in this process (follow-ups are not condensed by default with them).
 _LOCAL_GENERATORS = frozenset({"hf_local", "llama_cpp"})
-
-
-@dataclass(frozen=True)
-class CollectionStats:
-    """What ``rag stats`` shows."""
-
-    store: str
-    chunks: int
-    documents: int
-    fingerprint: dict[str, Any] | None
-    manifest: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "store": self.store,
-            "chunks": self.chunks,
-            "documents": self.documents,
-            "fingerprint": self.fingerprint,
-            "manifest": self.manifest,
-        }
 
 
 class Pipeline:
@@ -101,36 +74,19 @@ class Pipeline:
         self.mmr = mmr
         self.template = template
         self._loaders: dict[str, Loader] = {}
-        # Set once the collection is verified and open for queries; every ingest, delete
-        # and close clears it, so the per-query path does no fingerprint or count I/O.
-        self._query_ready = False
-        self._ready_stamp: tuple[int, int] | None = None
-        self._state_adopted = False
-        self._field_types: dict[str, FieldType] = {}  # metadata types the manifest recorded (filter typing)
-        self._lock = threading.RLock()
+        self.collection = Collection(config, store=store, embedder=embedder, chunker=chunker, indexes=self.retrievers)
 
     # ---- identity -------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
         """What a collection built by this pipeline records about itself."""
-        return {**self._fingerprint_without_dimension(), "dimension": self.embedder.dimension}
+        return self.collection.fingerprint()
 
     def manifest_path(self) -> Path:
-        self._adopt_legacy_state()
-        return state_path(self.config, "manifest", ".json")
-
-    def _adopt_legacy_state(self) -> None:
-        """Once: rename a manifest / index written when state was keyed on every store param."""
-        if self._state_adopted:
-            return
-        kinds = [("manifest", ".json"), *((spec.type, "") for spec in self.config.retrieval.retrievers)]
-        adopt_legacy_state(self.config, kinds)
-        self._state_adopted = True
+        return self.collection.manifest_path()
 
     def listeners(self) -> list[IndexListener]:
         """Secondary indexes (BM25, a store's own fast index ...) that ingestion keeps in sync with the store."""
-        found: list[IndexListener] = [r for r in self.retrievers if isinstance(r, IndexListener)]
-        own = getattr(self.store, "index_listener", None)
-        return [*found, own] if isinstance(own, IndexListener) else found
+        return self.collection.listeners()
 
     # ---- ingestion --------------------------------------------------------
     def ingest(
@@ -143,70 +99,27 @@ class Pipeline:
     ) -> IngestReport:
         """Ingest files and directories incrementally (see ``rag_app.ingest``)."""
         found = discover([Path(p) for p in paths], self.config.sources)
-        with self._lock, writer_lock(self.manifest_path()):  # another process's ingest goes first
-            ingestor = self._ingestor(rebuild)
+        with self.collection.writing():  # another process's ingest goes first
             do_prune = self.config.ingest.prune if prune is None else prune
-            return ingestor.run_files(
+            return self._ingestor(rebuild).run_files(
                 found.files, found.roots, prune=do_prune, progress=progress, refused=found.refused
             )
 
     def ingest_documents(self, documents: Sequence[Document], *, rebuild: bool = False) -> IngestReport:
         """Ingest already-loaded documents (used by the eval harness for BEIR corpora)."""
-        with self._lock, writer_lock(self.manifest_path()):
+        with self.collection.writing():
             return self._ingestor(rebuild).run_documents(documents)
 
     def _ingestor(self, rebuild: bool) -> Ingestor:
-        self._query_ready = False
-        manifest = Manifest.load(self.manifest_path())
-        if rebuild:
-            # Store first, then the emptied manifest: a crash in between leaves an empty
-            # store under a full manifest, which the check below turns into a full re-ingest.
-            self.store.drop()
-            manifest.reset()
-            manifest.save()
-            for listener in self.listeners():
-                listener.clear()
-        recorded = self.store.fingerprint()
-        if recorded:
-            # Checked before any model loads, so an unchanged corpus re-ingests in
-            # well under a second; the dimension is a function of the embedder name.
-            _check_recorded(recorded, self._fingerprint_without_dimension(), "the same embedder and chunker")
-            dimension = recorded.get("dimension")
-            if isinstance(dimension, int):
-                # The store checks its own settings (metric, full text) against the collection now:
-                # runtime-only changes share the manifest, so "all unchanged" must not hide a mismatch.
-                self.store.open(dimension, recorded)
-        stored = self.store.count()
-        if manifest.sources and stored == 0:
-            logger.warning("the store is empty but the manifest is not; re-ingesting everything")
-            manifest.reset()
-            manifest.save()  # at once: a crash in the first batch must not revive the old entries
-        if manifest.interrupted:
-            logger.warning(
-                "the last ingest stopped before it finished; re-ingesting the %d source(s) it was changing",
-                len(manifest.interrupted),
-            )
-            manifest.save()  # the replayed journal becomes part of the manifest
-        if recorded:
-            if not isinstance(recorded.get("dimension"), int):
-                self.store.open(self.embedder.dimension, recorded)
-            listener_sync.sync(self.listeners(), self.store, manifest)
-        else:
-            listener_sync.clear_orphaned(self.listeners())
-
-        def open_store() -> None:
-            fingerprint = self.fingerprint()
-            self.store.open(self.embedder.dimension, fingerprint)
-            manifest.fingerprint = fingerprint
-
+        manifest = self.collection.prepare_ingest(rebuild)
         return Ingestor(
             loader_for=self._loader_for,
             chunker=self.chunker,
             embedder=self.embedder,
             store=self.store,
             manifest=manifest,
-            open_store=open_store,
-            listeners=self.listeners(),
+            open_store=lambda: self.collection.create(manifest),
+            listeners=self.collection.listeners(),
             batch_size=self.config.ingest.batch_size,
             max_file_bytes=int(self.config.sources.max_file_mb * 2**20),
             max_chunks=self.config.sources.max_chunks_per_file,
@@ -218,20 +131,7 @@ class Pipeline:
 
     def index_drift(self) -> list[str]:
         """Secondary indexes that do not match the store, one line each (``rag doctor``; starts nothing)."""
-        try:
-            manifest: Manifest | None = Manifest.load(self.manifest_path())
-        except ConfigError:
-            manifest = None
-        stored = self.store.count()
-        found = ((listener, listener_sync.drift(listener, stored, manifest)) for listener in self.listeners())
-        return [f"{type(listener).__name__}: {reason}" for listener, reason in found if reason is not None]
-
-    def _fingerprint_without_dimension(self) -> dict[str, Any]:
-        return {
-            "embedder": self.embedder.name,
-            "normalized": self.embedder.normalized,
-            "chunker": self.chunker.params_fingerprint(),
-        }
+        return self.collection.drift()
 
     def _loader_for(self, suffix: str) -> Loader:
         suffix = suffix.lower()
@@ -259,8 +159,8 @@ class Pipeline:
         k = top_k or cfg.top_k
         if k <= 0:
             raise InputError(f"top_k must be positive, got {k}")
-        self._open_for_query()
-        filters = validate(filters, self._field_types)  # `page="2"` from a command line means page 2
+        self.collection.open_for_query()
+        filters = validate(filters, self.collection.field_types)  # `page="2"` from a command line means page 2
         if len(self.retrievers) == 1 and all(s is None for s in (self.reranker, self.query_transform, self.mmr)):
             return self.retrievers[0].retrieve(query, depth=k, filters=filters)
         depth = max(k, cfg.candidates)
@@ -284,47 +184,6 @@ class Pipeline:
         if cfg.fusion.method == "rrf":
             return reciprocal_rank_fusion(lists, weights, k=cfg.fusion.k)
         return weighted_score_fusion(lists, weights)
-
-    def _open_for_query(self) -> None:
-        with self._lock:
-            if self._query_ready and self._manifest_stamp() == self._ready_stamp:
-                return  # unchanged since verified (another process's ingest changes the manifest)
-            stamp = self._manifest_stamp()  # before reading: a save while we sync is seen next time
-            self._adopt_legacy_state()
-            recorded = self.store.fingerprint()
-            if recorded is None:
-                raise InputError(
-                    f"nothing has been ingested into this {self.config.store.type} store yet; "
-                    "run `rag ingest --config <config> <paths>` first"
-                )
-            expected = {k: v for k, v in self.fingerprint().items() if k in _QUERY_KEYS}
-            _check_recorded(recorded, expected, "the same embedder")
-            self.store.open(self.embedder.dimension, recorded)
-            manifest = self._manifest_for_query()
-            if manifest is not None and manifest.interrupted:
-                logger.warning(
-                    "the last ingest stopped before it finished; run `rag ingest` again to finish it "
-                    "(search uses what the store holds)"
-                )
-            listener_sync.sync(self.listeners(), self.store, manifest)
-            self._field_types = field_types(manifest.fields) if manifest is not None else {}
-            self._query_ready = True
-            self._ready_stamp = stamp
-
-    def _manifest_stamp(self) -> tuple[int, int] | None:
-        try:
-            st = self.manifest_path().stat()
-        except OSError:
-            return None
-        return st.st_mtime_ns, st.st_size
-
-    def _manifest_for_query(self) -> Manifest | None:
-        """The manifest, or None when unreadable (queries then lose filter typing and rebuild BM25)."""
-        try:
-            return Manifest.load(self.manifest_path())
-        except ConfigError as exc:
-            logger.warning("filters are typed by rag_app's own fields only: %s", exc)
-            return None
 
     # ---- answers ------------------------------------------------------------
     def stream(
@@ -366,23 +225,11 @@ class Pipeline:
 
     # ---- inspection -------------------------------------------------------
     def stats(self) -> CollectionStats:
-        manifest_path = self.manifest_path()
-        manifest = Manifest.load(manifest_path)
-        return CollectionStats(
-            store=self.config.store.type,
-            chunks=self.store.count(),
-            documents=len(manifest.sources),
-            fingerprint=self.store.fingerprint(),
-            manifest=str(manifest_path) if manifest_path.exists() else None,
-        )
+        return self.collection.stats()
 
     def documents(self) -> list[dict[str, Any]]:
         """Ingested sources from the manifest (for listing and deleting)."""
-        manifest = Manifest.load(self.manifest_path())
-        return [
-            {"source": s, "doc_id": e.doc_id, "title": e.title, "chunks": len(e.chunk_ids)}
-            for s, e in sorted(manifest.sources.items())
-        ]
+        return self.collection.documents()
 
     def source_document(self, chunk: Chunk) -> Document | None:
         """The document (the PDF page, the whole Markdown file ...) ``chunk`` was cut from, loaded again now.
@@ -411,31 +258,10 @@ class Pipeline:
         Returns:
             The number of chunks deleted.
         """
-        with self._lock, writer_lock(self.manifest_path()):
-            self._query_ready = False
-            manifest = Manifest.load(self.manifest_path())
-            entry = manifest.sources.get(source)
-            if entry is None:
-                raise InputError(f"{source}: not in this collection; `rag stats` lists what is")
-            recorded = self.store.fingerprint()
-            if recorded:
-                self.store.open(self.embedder.dimension, recorded)
-            manifest.begin({source: (entry.doc_id, [])})
-            self.store.delete(entry.chunk_ids)
-            crash_point("delete")
-            for listener in self.listeners():
-                listener.on_delete(entry.chunk_ids)
-            del manifest.sources[source]
-            manifest.save()
-            crash_point("manifest_save")
-            for listener in self.listeners():
-                listener.commit(manifest.generation)
-            return len(entry.chunk_ids)
+        return self.collection.delete_source(source)
 
     def close(self) -> None:
-        with self._lock:
-            self._query_ready = False
-            self.store.close()
+        self.collection.close()
 
 
 def build_pipeline(config: PipelineConfig) -> Pipeline:
@@ -484,17 +310,6 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
         query_transform=query_transform,
         mmr=mmr,
     )
-
-
-def _check_recorded(recorded: dict[str, Any], expected: dict[str, Any], what: str) -> None:
-    """Raise if the collection's recorded fingerprint differs from ``expected`` on its keys."""
-    from rag_app.readable import fingerprint_difference
-
-    actual = {k: recorded[k] for k in expected if k in recorded}
-    if actual != expected:
-        raise FingerprintMismatchError(
-            f"the collection was {fingerprint_difference(actual, expected)}; use {what}, or re-ingest with --rebuild"
-        )
 
 
 class _LazyTokenizer:

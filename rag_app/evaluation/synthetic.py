@@ -197,11 +197,10 @@ def generate_synthetic(
 
 
 def _usable_chunks(pipeline: Pipeline, gen: Generator, min_tokens: int) -> tuple[list[Chunk], list[Chunk], Counts]:
-    store, fingerprint = pipeline.store, pipeline.store.fingerprint()
-    if not fingerprint or store.count() == 0:
+    store = pipeline.store
+    if not pipeline.collection.open_recorded() or store.count() == 0:
         raise InputError(f"nothing has been ingested into this {pipeline.config.store.type} store yet; "
                          "run `rag ingest --config <config> <paths>` first")
-    store.open(d if isinstance(d := fingerprint.get("dimension"), int) else pipeline.embedder.dimension, fingerprint)
     chunks = [chunk for batch, _ in store.export() for chunk in batch]
     owners: dict[str, set[str]] = {}
     for c in chunks:

@@ -28,7 +28,7 @@ def test_pipeline_mismatch_names_both_embedders(make_config: MakeConfig, docs_di
     message = str(err.value)
     assert "built with embedder hashing-128 (128 dims, normalized)" in message, message
     assert "this config uses embedder hashing-64 (64 dims, normalized)" in message, message
-    assert "--rebuild" in message
+    assert "use the same embedder, or re-ingest with --rebuild" in message, message
     _no_repr(message)
 
 
@@ -42,6 +42,7 @@ def test_pipeline_chunker_mismatch_on_ingest(make_config: MakeConfig, docs_dir: 
     assert "built with chunker recursive (" in message and "chunk_size 60" in message, message
     assert "this config uses chunker recursive (" in message and "chunk_size 80" in message, message
     assert "embedder" not in message.split(";")[0]  # only what differs is named
+    assert message.endswith("use the same chunker, or re-ingest with --rebuild"), message
     _no_repr(message)
 
 
