@@ -21,9 +21,12 @@ from rag_app.generation.prompt import build_messages, source_location
 from rag_app.generation.support import check_citations
 from rag_app.generation.templates import PromptTemplate
 from rag_app.protocols import Generator
-from rag_app.types import Answer, Claim, Filter, Message, ScoredChunk
+from rag_app.types import Answer, Claim, Filter, GenerationResult, Message, ScoredChunk
 
 SearchFn = Callable[[str, int | None, Sequence[Filter]], list[ScoredChunk]]
+
+CUT_SHORT = "the answer stopped at its length limit; raise answer.max_tokens (or the generator's own) for more"
+"""What the CLI and the UI say under an answer whose ``finish_reason`` is ``length``."""
 
 
 @dataclass
@@ -35,7 +38,7 @@ class AnswerStream:
     sources: list[ScoredChunk]
     abstained: bool
     _pieces: Iterator[str]
-    _finish: Callable[[str, float | None], Answer]
+    _finish: Callable[[str, float | None, GenerationResult | None], Answer]
     answer: Answer | None = None
     _started: float = field(default_factory=time.perf_counter)
 
@@ -44,12 +47,17 @@ class AnswerStream:
             return
         collected: list[str] = []
         first: float | None = None
-        for piece in self._pieces:
+        while True:
+            try:
+                piece = next(self._pieces)
+            except StopIteration as end:  # a generator's stream returns its GenerationResult (or None)
+                result = end.value if isinstance(end.value, GenerationResult) else None
+                break
             if first is None and piece:
                 first = time.perf_counter()
             collected.append(piece)
             yield piece
-        self.answer = self._finish("".join(collected), first)
+        self.answer = self._finish("".join(collected), first, result)
 
     def result(self) -> Answer:
         """Consume the rest of the stream (if any) and return the final answer.
@@ -122,17 +130,23 @@ def start_answer(
         timings["judge"] = time.perf_counter() - t_judge
         if answerable is not None and answerable < config.judge.threshold:
             return _abstention(question, standalone, used, "judge", timings, t0, answerable)
-    prompt_tokens = sum(generator.count_tokens(m.content) for m in messages)
     t_prompt = time.perf_counter()
 
-    def finish(text: str, first: float | None) -> Answer:
+    def finish(text: str, first: float | None, result: GenerationResult | None) -> Answer:
         end = time.perf_counter()
         answer = checked_answer(text, used, config)
         timings["first_token"] = (first or end) - t_prompt
         timings["generate"] = end - t_prompt
         timings["total"] = end - t0
         answer.timings = timings
-        answer.usage = {"prompt_tokens": prompt_tokens, "completion_tokens": generator.count_tokens(text)}
+        if result is not None and result.prompt_tokens:
+            answer.usage = {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}
+        else:  # the backend did not say: counted here with its tokenizer (an estimate for hosted models)
+            answer.usage = {
+                "prompt_tokens": sum(generator.count_tokens(m.content) for m in messages),
+                "completion_tokens": generator.count_tokens(text),
+            }
+        answer.finish_reason = result.finish_reason if result is not None else None
         answer.answerable = answerable
         return answer
 
@@ -182,7 +196,7 @@ def _abstention(
 ) -> AnswerStream:
     """A stream that says "not in your documents" without generating."""
 
-    def finish(text: str, first: float | None) -> Answer:
+    def finish(text: str, first: float | None, result: GenerationResult | None) -> Answer:
         timings["total"] = time.perf_counter() - t0
         return Answer(
             text, sources=sources, abstained=True, timings=timings, abstain_reason=reason, answerable=answerable
@@ -228,4 +242,5 @@ def answer_dict(answer: Answer) -> dict[str, Any]:
         ],
         "timings": answer.timings,
         "usage": answer.usage,
+        "finish_reason": answer.finish_reason,
     }

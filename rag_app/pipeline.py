@@ -33,6 +33,7 @@ from rag_app.protocols import (
     Retriever,
     TokenCounter,
     VectorStore,
+    runs_locally,
 )
 from rag_app.retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from rag_app.retrieval.mmr import MaximalMarginalRelevance
@@ -41,10 +42,6 @@ from rag_app.store_identity import state_path
 from rag_app.types import Answer, Chunk, Document, Filter, IngestReport, Message, ScoredChunk
 
 logger = logging.getLogger(__name__)
-
-# Generators that run in this process (follow-ups are not condensed by default with them).
-_LOCAL_GENERATORS = frozenset({"hf_local", "llama_cpp"})
-
 
 class Pipeline:
     """Ingest documents and retrieve chunks (answers come with the generator stage)."""
@@ -208,7 +205,7 @@ class Pipeline:
             generator=self.generator,
             template=self.template,
             config=self.config.answer,
-            hosted=self.config.generator is not None and self.config.generator.type not in _LOCAL_GENERATORS,
+            hosted=not runs_locally(self.generator),
             dense=any(spec.type == "dense" for spec in self.config.retrieval.retrievers),
         )
 

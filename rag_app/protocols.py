@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from rag_app.types import Chunk, Document, Filter, GenerationResult, Message, ScoredChunk
+from rag_app.types import Chunk, Document, Filter, GenerationResult, Message, ScoredChunk, TextStream
 
 
 @runtime_checkable
@@ -112,13 +112,26 @@ class Generator(Protocol):
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
-    ) -> Iterator[str]:
-        """Yield text pieces as they are produced (concatenated they form the answer)."""
+    ) -> TextStream:
+        """Yield text pieces as they are produced (concatenated they form the answer).
+
+        The stream's return value is a ``GenerationResult`` (token counts, finish reason)
+        when the backend knows them, else None. Closing the stream early stops generation.
+        """
         ...
 
     def count_tokens(self, text: str) -> int:
         """Length of ``text`` in this model's tokens (for the prompt's context budget)."""
         ...
+
+
+def runs_locally(generator: Generator) -> bool:
+    """Whether ``generator`` computes in this process (its class sets ``runs_locally = True``).
+
+    Hosted generators are the default: a follow-up question is condensed into a standalone one
+    with them, since a hosted call is cheap next to a local model's prompt time.
+    """
+    return bool(getattr(generator, "runs_locally", False))
 
 
 @runtime_checkable

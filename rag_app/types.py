@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,11 +142,14 @@ class Answer:
         unsupported_citations: Source numbers cited for a sentence they do not support
             (removed from ``text``).
         abstain_reason: ``no_hits``, ``min_score`` (retrieval below the floor), ``judge``
-            (the generator judged the sources not to answer it) or ``model`` (the model
-            itself replied that the sources do not say); None when it answered.
+            (the generator judged the sources not to answer it), ``model`` (the model
+            itself replied that the sources do not say) or ``unsupported`` (no sentence of
+            the answer is supported by a source); None when it answered.
         answerable: The judge's P(the sources answer the question), when a judge ran.
         raw_text: The text as generated, before citations were checked (empty when abstained
             without generating).
+        finish_reason: ``stop`` or ``length`` (``max_tokens`` ran out mid-answer), as the
+            generator reported it; None when it did not or nothing was generated.
     """
 
     text: str
@@ -160,13 +164,26 @@ class Answer:
     abstain_reason: str | None = None
     answerable: float | None = None
     raw_text: str = ""
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)
 class GenerationResult:
-    """What a generator returns for one non-streamed call."""
+    """What one generator call produced: returned by ``generate``, and by a ``stream`` when it ends.
+
+    ``finish_reason`` is ``stop`` (the model ended or a stop string was reached) or
+    ``length`` (``max_tokens`` ran out). ``details`` holds backend-specific counters
+    (llama.cpp: ``cached_tokens``, ``prompt_ms``, ``predicted_ms``).
+    """
 
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = "stop"
+    details: dict[str, float] = field(default_factory=dict)
+
+
+TextStream = Generator[str, None, "GenerationResult | None"]
+"""What ``Generator.stream`` returns: yields text pieces; its return value (``StopIteration.value``,
+or ``yield from``'s result) is the call's :class:`GenerationResult`, or None when the backend cannot
+tell (the caller then counts tokens itself)."""

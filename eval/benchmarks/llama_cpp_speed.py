@@ -39,10 +39,10 @@ sys.path.insert(0, str(REPO))
 
 from rag_app.backends.generators.llama_cpp import LlamaCppGenerator  # noqa: E402
 from rag_app.backends.generators.packaged_gguf import QWEN_05B, QWEN_15B, PackagedGGUF  # noqa: E402
-from rag_app.types import Message  # noqa: E402
+from rag_app.backends.generators.stops import drain  # noqa: E402
+from rag_app.types import GenerationResult, Message  # noqa: E402
+from tests.support.rag_prompt import rag_messages  # noqa: E402
 
-CORPUS = REPO / "data" / "corpus"
-SOURCES = ("transformers/kv-cache.txt", "rag/what-is-rag.md", "evaluation/perplexity.txt", "training/lora.md")
 MODELS = {"0.5b": QWEN_05B, "1.5b": QWEN_15B}
 
 
@@ -61,30 +61,17 @@ def installed(spec: PackagedGGUF) -> bool:
 
 
 def rag_prompt(gen: LlamaCppGenerator, nonce: str, question: str, tokens: int = 660) -> list[Message]:
-    paragraphs = []
-    for name in SOURCES:
-        text = (CORPUS / name).read_text(encoding="utf-8")
-        paragraphs += [p.strip() for p in text.split("\n\n") if len(p.strip()) > 80]
-    system = f"{nonce}You answer questions using only the numbered sources below and cite them like [1].\n\nSources:\n"
-    for n, paragraph in enumerate(paragraphs, 1):
-        words = f"[{n}] {paragraph}".split(" ")
-        low, high = 0, len(words)  # the most words of this source that keep the prompt within `tokens`
-        while low < high:
-            mid = (low + high + 1) // 2
-            low, high = (mid, high) if gen.count_tokens(system + " ".join(words[:mid])) <= tokens else (low, mid - 1)
-        if low == 0:
-            break
-        system += "\n" + " ".join(words[:low]) + "\n"
-    return [Message("system", system), Message("user", question)]
+    return rag_messages(gen, question, nonce=nonce, tokens=tokens)
 
 
-def ttft(gen: LlamaCppGenerator, messages: list[Message]) -> tuple[float, dict[str, float]]:
+def ttft(gen: LlamaCppGenerator, messages: list[Message]) -> tuple[float, GenerationResult]:
     started = time.perf_counter()
     stream: Any = gen.stream(messages, max_tokens=4)
     next(stream)
     elapsed = time.perf_counter() - started
-    list(stream)  # the rest of the 4 tokens, so usage arrives
-    return elapsed, dict(gen.last_usage)
+    _, result = drain(stream)  # the rest of the 4 tokens, so the usage arrives
+    assert result is not None
+    return elapsed, result
 
 
 def measure(spec: PackagedGGUF, threads: int, threads_batch: int, reps: int) -> dict[str, float]:
@@ -95,18 +82,18 @@ def measure(spec: PackagedGGUF, threads: int, threads_batch: int, reps: int) -> 
     rows: dict[str, list[float]] = {k: [] for k in ("cold", "warm", "pp", "tg", "prompt", "cached")}
     for _ in range(reps):
         nonce = f"Session {uuid.uuid4().hex[:8]}. "
-        cold, usage = ttft(gen, rag_prompt(gen, nonce, "What does a KV cache store? Answer in one sentence."))
+        cold, result = ttft(gen, rag_prompt(gen, nonce, "What does a KV cache store? Answer in one sentence."))
         rows["cold"].append(cold)
-        rows["prompt"].append(usage["prompt_tokens"])
-        rows["pp"].append((usage["prompt_tokens"] - usage["cached_tokens"]) / (usage["prompt_ms"] / 1000))
+        rows["prompt"].append(result.prompt_tokens)
+        new_tokens = result.prompt_tokens - result.details["cached_tokens"]
+        rows["pp"].append(new_tokens / (result.details["prompt_ms"] / 1000))
         warm_messages = rag_prompt(gen, nonce, "Who proposed LoRA, and what does it train? Cite the source.")
-        warm, usage = ttft(gen, warm_messages)
+        warm, result = ttft(gen, warm_messages)
         rows["warm"].append(warm)
-        rows["cached"].append(usage["cached_tokens"])
+        rows["cached"].append(result.details["cached_tokens"])
         long = [*warm_messages[:-1], Message("user", "Explain every source above in detail, one paragraph each.")]
         result = gen.generate(long, max_tokens=64)
-        usage = gen.last_usage
-        rows["tg"].append(result.completion_tokens / (usage["predicted_ms"] / 1000))
+        rows["tg"].append(result.completion_tokens / (result.details["predicted_ms"] / 1000))
     gen.close()
     out = {k: statistics.median(v) for k, v in rows.items()}
     out["load"] = load_s

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rag_app.answering import answer_dict
+from rag_app.answering import CUT_SHORT, answer_dict
 from rag_app.cli.common import DEFAULT_CONFIG, ConfigOpt, JsonOpt, emit_json, load_pipeline, user_errors
 from rag_app.cli.index import parse_filter
 from rag_app.generation.abstain import ABSTAIN_MESSAGE, ABSTAIN_REASONS
@@ -46,6 +46,8 @@ def _print_sources(answer: Answer) -> None:
     added = [c.number for c in answer.citations if c.added]
     if added:
         typer.echo(f"  note: cited the supporting source for uncited sentences: {added}")
+    if answer.finish_reason == "length":
+        typer.echo(f"  note: {CUT_SHORT}")
     unsupported = [c.text for c in answer.claims if c.supported is False]
     for claim in unsupported:
         typer.echo(f"  unsupported by any source: {claim}")

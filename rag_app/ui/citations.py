@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from rag_app.answering import CUT_SHORT
 from rag_app.generation import source_location
 from rag_app.generation.abstain import ABSTAIN_REASONS
 from rag_app.types import Answer, Chunk, ScoredChunk
@@ -127,6 +128,8 @@ def _render_checks(answer: Answer) -> None:
         st.warning(f"Not supported by any source, check before relying on it:\n{lines}", icon=":material/warning:")
     if not answer.citations:
         st.caption(":material/info: This answer cites no source: check it against the retrieved chunks.")
+    if answer.finish_reason == "length":
+        st.caption(f":material/info: {CUT_SHORT[0].upper()}{CUT_SHORT[1:]}.")
 
 
 def _render_chips(answer: Answer, key: str, open_source: OpenSource | None) -> None:

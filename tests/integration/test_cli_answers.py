@@ -73,6 +73,28 @@ def test_ask_json_shows_the_same_checked_answer(config_file: Path) -> None:
     assert data["claims"][0]["supported"] is True
 
 
+def test_an_answer_cut_at_max_tokens_says_so_in_text_and_json(config_file: Path) -> None:
+    data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    data["answer"]["max_tokens"] = 4
+    config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    text = runner.invoke(app, ["ask", "-c", str(config_file), QUESTION])
+    assert text.exit_code == 0, text.output
+    assert text.stdout.splitlines()[0].strip() == "Self-attention cost grows quadratically"  # the four words it got
+    assert "note: the answer stopped at its length limit; raise answer.max_tokens" in text.stdout
+    as_json = runner.invoke(app, ["ask", "-c", str(config_file), QUESTION, "--json"])
+    answer = json.loads(as_json.stdout)
+    assert answer["finish_reason"] == "length"
+    assert answer["usage"]["completion_tokens"] == 4  # as the server counted them, not estimated
+
+
+def test_a_complete_answer_reports_the_servers_usage(config_file: Path, stub: OpenAIStub) -> None:
+    answer = json.loads(runner.invoke(app, ["ask", "-c", str(config_file), QUESTION, "--json"]).stdout)
+    assert answer["finish_reason"] == "stop"
+    words = 9  # "Self-attention cost grows quadratically with sequence length [1] [7]."
+    assert answer["usage"]["completion_tokens"] == words  # the stub counts one token per word
+    assert "length limit" not in runner.invoke(app, ["ask", "-c", str(config_file), QUESTION]).stdout
+
+
 def test_chat_sends_the_streamed_answer_as_history(config_file: Path, stub: OpenAIStub) -> None:
     result = runner.invoke(app, ["chat", "-c", str(config_file)], input=f"{QUESTION}\nAnd LoRA?\n\n")
     assert result.exit_code == 0, result.output

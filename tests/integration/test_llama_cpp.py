@@ -20,9 +20,10 @@ import pytest
 
 from rag_app.backends.generators.llama_cpp import LlamaCppGenerator
 from rag_app.backends.generators.packaged_gguf import DEFAULT_CACHE_DIR, MARKER_SUFFIX, QWEN_05B
+from rag_app.backends.generators.stops import drain
 from rag_app.errors import BackendError, ConfigError, InputError
-from rag_app.types import Message
-from tests.conftest import CORPUS
+from rag_app.types import GenerationResult, Message
+from tests.support.rag_prompt import rag_messages
 
 pytest.importorskip("xllamacpp", reason="llama.cpp bindings missing: pip install 'rag-app[llama]'")
 if any(importlib.util.find_spec(f"{QWEN_05B.module}{i}") is None for i in range(1, QWEN_05B.parts + 1)):
@@ -41,32 +42,15 @@ def gen() -> Iterator[LlamaCppGenerator]:
     generator.close()
 
 
-def rag_messages(gen: LlamaCppGenerator, question: str, *, nonce: str = "", tokens: int = 650) -> list[Message]:
-    """A system prompt plus numbered corpus sources of about ``tokens`` tokens, then the question."""
-    paragraphs = []
-    for name in ("transformers/kv-cache.txt", "rag/what-is-rag.md", "evaluation/perplexity.txt", "training/lora.md"):
-        text = (CORPUS / name).read_text(encoding="utf-8")
-        paragraphs += [p.strip() for p in text.split("\n\n") if len(p.strip()) > 80]
-    system = f"{nonce}You answer questions using only the numbered sources below and cite them like [1].\n\nSources:\n"
-    for n, paragraph in enumerate(paragraphs, 1):
-        words = f"[{n}] {paragraph}".split(" ")
-        low, high = 0, len(words)  # the most words of this source that keep the prompt within `tokens`
-        while low < high:
-            mid = (low + high + 1) // 2
-            low, high = (mid, high) if gen.count_tokens(system + " ".join(words[:mid])) <= tokens else (low, mid - 1)
-        if low == 0:
-            break
-        system += "\n" + " ".join(words[:low]) + "\n"
-    return [Message("system", system), Message("user", question)]
-
-
-def first_piece_seconds(gen: LlamaCppGenerator, messages: list[Message]) -> float:
+def first_piece_seconds(gen: LlamaCppGenerator, messages: list[Message]) -> tuple[float, GenerationResult]:
+    """Seconds to the first streamed piece, and the stream's result (read to its end: 4 tokens)."""
     started = time.perf_counter()
-    stream: Any = gen.stream(messages, max_tokens=8)
+    stream: Any = gen.stream(messages, max_tokens=4)
     next(stream)
     elapsed = time.perf_counter() - started
-    stream.close()
-    return elapsed
+    _, result = drain(stream)
+    assert result is not None
+    return elapsed, result
 
 
 def test_packaged_model_is_joined_verified_and_complete(gen: LlamaCppGenerator) -> None:
@@ -83,12 +67,17 @@ def test_generate_and_stream_agree_under_greedy(gen: LlamaCppGenerator) -> None:
     pieces = list(gen.stream(QUESTION, max_tokens=24))
     assert len(pieces) > 1
     assert "".join(pieces) == result.text
-    assert gen.last_usage["completion_tokens"] == result.completion_tokens  # usage arrives with the stream
+    text, streamed = drain(gen.stream(QUESTION, max_tokens=24))  # the stream returns its usage
+    assert streamed is not None and streamed.text == text == result.text
+    assert (streamed.prompt_tokens, streamed.completion_tokens) == (result.prompt_tokens, result.completion_tokens)
+    assert streamed.finish_reason == result.finish_reason
 
 
 def test_max_tokens_respected(gen: LlamaCppGenerator) -> None:
     result = gen.generate([Message("user", "Write a long story about a dragon.")], max_tokens=12)
     assert result.completion_tokens == 12 and result.finish_reason == "length"
+    _, streamed = drain(gen.stream([Message("user", "Write a long story about a dragon.")], max_tokens=12))
+    assert streamed is not None and streamed.finish_reason == "length" and streamed.completion_tokens == 12
     assert gen.count_tokens(result.text) <= 13  # re-tokenising decoded text may merge/split by one
 
 
@@ -137,14 +126,12 @@ def test_prefix_cache_reuse_speeds_up_the_first_token(gen: LlamaCppGenerator) ->
     nonce = f"Session {uuid.uuid4().hex[:8]}. "  # nothing cached from earlier tests
     cold_messages = rag_messages(gen, "What does a KV cache store? Answer in one sentence.", nonce=nonce)
     warm_messages = rag_messages(gen, "Who proposed LoRA, and what does it train? Cite the source.", nonce=nonce)
-    cold = first_piece_seconds(gen, cold_messages)
-    cold_usage = dict(gen.last_usage)
-    warm = first_piece_seconds(gen, warm_messages)
-    result = gen.generate(warm_messages, max_tokens=1)
-    usage = gen.last_usage
-    assert result.prompt_tokens > 600
-    assert usage["cached_tokens"] >= result.prompt_tokens - 40, usage  # only the new last line was processed
-    assert cold_usage.get("cached_tokens", 0) < 50, cold_usage
+    cold, cold_result = first_piece_seconds(gen, cold_messages)
+    warm, warm_result = first_piece_seconds(gen, warm_messages)
+    assert warm_result.prompt_tokens > 600
+    cached = warm_result.details["cached_tokens"]
+    assert cached >= warm_result.prompt_tokens - 40, warm_result.details  # only the new last line was processed
+    assert cold_result.details["cached_tokens"] < 50, cold_result.details
     assert warm < cold / 2, f"cold {cold:.2f} s, warm {warm:.2f} s"
 
 

@@ -20,6 +20,7 @@ pytest.importorskip("uvicorn")
 
 from rag_app.backends.embedders.openai import OpenAIEmbedder
 from rag_app.backends.generators.openai import OpenAIGenerator
+from rag_app.backends.generators.stops import drain
 from rag_app.errors import BackendError, ConfigError
 from rag_app.types import Message
 from tests.support.openai_stub import OpenAIStub
@@ -81,10 +82,12 @@ def test_stream_joins_to_the_generated_text_and_reports_usage(stub: OpenAIStub) 
     gen = generator(stub)
     pieces = list(gen.stream(MESSAGES))
     assert len(pieces) > 3
-    assert "".join(pieces) == gen.generate(MESSAGES).text
+    text, result = drain(gen.stream(MESSAGES))
+    assert "".join(pieces) == text == gen.generate(MESSAGES).text
     stream_request = stub.requests[0]["body"]
     assert stream_request["stream"] is True and stream_request["stream_options"] == {"include_usage": True}
-    assert gen.last_usage["completion_tokens"] == 7
+    assert result is not None and result.text == text  # the stream returns the usage the server sent
+    assert result.completion_tokens == 7 and result.prompt_tokens > 0 and result.finish_reason == "stop"
 
 
 def test_max_tokens_reports_length(stub: OpenAIStub) -> None:

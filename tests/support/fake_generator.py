@@ -15,6 +15,8 @@ class CannedGenerator:
     newlines, ``max_tokens`` each request's cap. Safe to call from several threads.
     """
 
+    runs_locally = True  # in-process: follow-ups are not condensed unless the config asks
+
     def __init__(self, reply: str | Callable[[str], str], *, name: str = "canned") -> None:
         self._reply = reply
         self._name = name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,12 @@ class ScriptedGenerator:
     """A deterministic Generator: streams fixed pieces, records the messages it was given."""
 
     name = "scripted"
+    runs_locally = True  # in-process: follow-ups are not condensed unless the config asks
 
     def __init__(self, pieces: Sequence[str]) -> None:
         self.pieces = list(pieces)
         self.calls: list[list[Message]] = []
+        self.finish_reason: str | None = None  # set: the stream returns a result with it
 
     def generate(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
@@ -41,9 +43,13 @@ class ScriptedGenerator:
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, GenerationResult | None]:
         self.calls.append(list(messages))
         yield from self.pieces
+        if self.finish_reason is None:
+            return None
+        text = "".join(self.pieces)
+        return GenerationResult(text, 100, self.count_tokens(text), self.finish_reason)
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

@@ -48,6 +48,17 @@ def test_answer_is_rendered_with_citation_chip_sources_and_timings(ui_env: UiEnv
     assert QUESTION in messages[-1].content and "quadratically" in messages[0].content + messages[-1].content
 
 
+def test_an_answer_cut_at_its_length_limit_says_so(ui_env: UiEnv, ask: Ask) -> None:
+    ui_env.generator.finish_reason = "length"
+    at = ask(ui_env.app().run(), QUESTION)
+    assert not at.exception
+    _, assistant = at.chat_message
+    assert "The answer stopped at its length limit; raise answer.max_tokens" in texts(assistant.caption)
+    ui_env.generator.finish_reason = "stop"
+    at = ask(at, QUESTION)
+    assert texts(at.chat_message[-1].caption).count("length limit") == 0
+
+
 def test_history_is_passed_to_the_pipeline_and_new_conversation_clears_it(ui_env: UiEnv, ask: Ask) -> None:
     at = ask(ui_env.app().run(), QUESTION)
     at = ask(at, "And what does LoRA learn?")

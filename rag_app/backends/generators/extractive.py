@@ -12,12 +12,12 @@ the best sentence scores) and makes test pipelines plain YAML, as the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag_app.generation.support import split_claims, terms
-from rag_app.types import GenerationResult, Message
+from rag_app.types import GenerationResult, Message, TextStream
 
 REFUSAL = "The sources do not contain the answer."
 _SOURCE = re.compile(r"^\[(\d+)\][ \t]*(.*?)(?=^\[\d+\]|^Question:|\Z)", re.S | re.M)
@@ -31,6 +31,8 @@ class ExtractiveGenerator:
         model_config = ConfigDict(extra="forbid")
         min_overlap: int = Field(default=1, ge=1, description="content words shared with the question to answer")
 
+    runs_locally = True
+
     def __init__(self, params: Params | None = None, **_: object) -> None:
         self._params = params or self.Params()
 
@@ -41,12 +43,16 @@ class ExtractiveGenerator:
     def generate(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
     ) -> GenerationResult:
-        return GenerationResult(self.reply("\n".join(m.content for m in messages)))
+        prompt = "\n".join(m.content for m in messages)
+        text = self.reply(prompt)
+        return GenerationResult(text, self.count_tokens(prompt), self.count_tokens(text))
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
-    ) -> Iterator[str]:
-        yield from re.findall(r"\S+\s*", self.generate(messages, max_tokens=max_tokens).text)
+    ) -> TextStream:
+        result = self.generate(messages, max_tokens=max_tokens)
+        yield from re.findall(r"\S+\s*", result.text)
+        return result
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

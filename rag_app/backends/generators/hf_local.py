@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from rag_app.backends.generators.hf_source import (
 from rag_app.backends.generators.stops import cut_at_stop, filter_stream
 from rag_app.errors import BackendError, ConfigError, InputError
 from rag_app.quiet import gguf_conversion_bar
-from rag_app.types import GenerationResult, Message
+from rag_app.types import GenerationResult, Message, TextStream
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ class _Halt:
 
 class HFLocalGenerator:
     """Chat generation with ``AutoModelForCausalLM.generate`` (whole or streamed)."""
+
+    runs_locally = True
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -121,7 +123,7 @@ class HFLocalGenerator:
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
-    ) -> Iterator[str]:
+    ) -> TextStream:
         from transformers import TextIteratorStreamer
 
         stops = [*self._params.stop, *stop]
@@ -146,7 +148,7 @@ class HFLocalGenerator:
         thread = threading.Thread(target=work, name="hf-local-generate", daemon=True)
         thread.start()
         try:
-            yield from filter_stream(streamer, stops)
+            text, stopped = yield from filter_stream(streamer, stops)
         finally:
             cancel.set()  # stops generate after the current token when the consumer quits early
             thread.join(_JOIN_TIMEOUT_S)
@@ -156,6 +158,11 @@ class HFLocalGenerator:
                 )
         if failure:
             raise BackendError(f"local generation failed: {_first_line(failure[0])}") from failure[0]
+        # The streamer hands out decoded text only: the completion is counted by re-encoding it.
+        completion = self.count_tokens(text)
+        limit = max_tokens or self._params.max_new_tokens
+        finish = "length" if not stopped and completion >= limit else "stop"
+        return GenerationResult(text, prompt_len, completion, finish)
 
     def choice_logprobs(
         self, conversations: Sequence[Sequence[Message]], choices: Sequence[str], *, batch_size: int = 8

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag_app.backends.generators.packaged_gguf import DEFAULT_CACHE_DIR, QWEN_05B, resolve_gguf
 from rag_app.backends.generators.stops import cut_at_stop, filter_stream
 from rag_app.errors import BackendError, InputError, MissingDependencyError, RagError
-from rag_app.types import GenerationResult, Message
+from rag_app.types import GenerationResult, Message, TextStream
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ _END = object()
 
 class LlamaCppGenerator:
     """Chat generation (whole or streamed) and next-token scoring with an embedded llama.cpp server."""
+
+    runs_locally = True
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -74,17 +76,10 @@ class LlamaCppGenerator:
         self._first_tokens: dict[str, int] = {}
         self._load_lock = threading.Lock()
         self._gen_lock = threading.Lock()
-        self._local = threading.local()
 
     @property
     def name(self) -> str:
         return f"llama_cpp:{self._params.model}"
-
-    @property
-    def last_usage(self) -> dict[str, float]:
-        """This thread's last call: prompt/completion/cached tokens and prompt/predicted ms."""
-        usage: dict[str, float] = getattr(self._local, "usage", {})
-        return usage
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenize(text))
@@ -99,13 +94,12 @@ class LlamaCppGenerator:
             response = self._call(server, request)
         choice = response["choices"][0]
         text, stopped = cut_at_stop(choice["message"].get("content") or "", stops)
-        usage = self._record(response)
         finish = "stop" if stopped else str(choice.get("finish_reason") or "stop")
-        return GenerationResult(text, int(usage["prompt_tokens"]), int(usage["completion_tokens"]), finish)
+        return _result(text, response, finish)
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
-    ) -> Iterator[str]:
+    ) -> TextStream:
         """Yield text pieces as llama.cpp produces them; closing the iterator stops generation."""
         stops = [*self._params.stop, *stop]
         request = self._request(messages, max_tokens, stops)
@@ -113,7 +107,7 @@ class LlamaCppGenerator:
         server = self._load()
         chunks: queue.Queue[Any] = queue.Queue()
         cancel = threading.Event()
-        self._local.usage = {}
+        last: dict[str, Any] = {}  # the final chunk: usage, timings and the finish reason
 
         def on_chunk(chunk: Any) -> bool:  # runs in the worker; True tells llama.cpp to cancel the task
             if not cancel.is_set():
@@ -133,12 +127,14 @@ class LlamaCppGenerator:
         thread = threading.Thread(target=work, name="llama-cpp-generate", daemon=True)
         thread.start()
         try:
-            yield from filter_stream(self._deltas(chunks), stops)
+            text, stopped = yield from filter_stream(self._deltas(chunks, last), stops)
         finally:
             cancel.set()  # the next token (or prompt step, via return_progress) llama.cpp reports ends the task
             thread.join(_JOIN_TIMEOUT_S)
             if thread.is_alive():
                 logger.warning("llama.cpp generation still running %.0f s after the stream ended", _JOIN_TIMEOUT_S)
+        finish = "stop" if stopped else str(last.get("finish_reason") or "stop")
+        return _result(text, last, finish)
 
     def choice_logprobs(
         self, conversations: Sequence[Sequence[Message]], choices: Sequence[str], *, batch_size: int = 8
@@ -209,16 +205,20 @@ class LlamaCppGenerator:
             raise BackendError("llama.cpp returned no choices")
         return response
 
-    def _deltas(self, chunks: queue.Queue[Any]) -> Iterator[str]:
+    def _deltas(self, chunks: queue.Queue[Any], last: dict[str, Any]) -> Iterator[str]:
+        """The text of llama.cpp's stream chunks; ``last`` gets the usage, timings and finish reason."""
         while (chunk := chunks.get()) is not _END:
             if isinstance(chunk, BaseException):
                 raise BackendError(f"llama.cpp generation failed: {_first_line(chunk)}") from chunk
             failure = self._failure(chunk)
             if failure is not None:
                 raise failure
-            if chunk.get("usage"):
-                self._record(chunk)
+            for key in ("usage", "timings"):
+                if chunk.get(key):
+                    last[key] = chunk[key]
             for choice in chunk.get("choices") or ():
+                if choice.get("finish_reason"):
+                    last["finish_reason"] = choice["finish_reason"]
                 piece = (choice.get("delta") or {}).get("content")
                 if piece:
                     yield piece
@@ -239,19 +239,6 @@ class LlamaCppGenerator:
         if error.get("code") == 400:
             return InputError(f"llama.cpp rejected the request: {message}")
         return BackendError(f"llama.cpp generation failed: {message}")
-
-    def _record(self, response: dict[str, Any]) -> dict[str, float]:
-        usage = response.get("usage") or {}
-        timings = response.get("timings") or {}
-        record = {
-            "prompt_tokens": int(usage.get("prompt_tokens") or 0),
-            "completion_tokens": int(usage.get("completion_tokens") or 0),
-            "cached_tokens": int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0),
-            "prompt_ms": float(timings.get("prompt_ms") or 0.0),
-            "predicted_ms": float(timings.get("predicted_ms") or 0.0),
-        }
-        self._local.usage = record
-        return record
 
     def endpoint(self) -> tuple[str, str]:
         """``(base_url, api_key)`` of the embedded llama.cpp server's OpenAI-compatible API (loads the model).
@@ -336,3 +323,20 @@ def _check_gguf(path: Path) -> None:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _result(text: str, response: dict[str, Any], finish: str) -> GenerationResult:
+    """A call's result from llama.cpp's ``usage`` and ``timings`` (a reply, or a stream's last chunk)."""
+    usage = response.get("usage") or {}
+    timings = response.get("timings") or {}
+    return GenerationResult(
+        text,
+        int(usage.get("prompt_tokens") or 0),
+        int(usage.get("completion_tokens") or 0),
+        finish,
+        details={
+            "cached_tokens": int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0),
+            "prompt_ms": float(timings.get("prompt_ms") or 0.0),
+            "predicted_ms": float(timings.get("predicted_ms") or 0.0),
+        },
+    )

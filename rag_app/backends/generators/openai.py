@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rag_app.backends.generators.stops import cut_at_stop, filter_stream
 from rag_app.errors import BackendError, ConfigError
-from rag_app.types import GenerationResult, Message
+from rag_app.types import GenerationResult, Message, TextStream
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +50,6 @@ class OpenAIGenerator:
         self._params = params
         self._client: Any = None
         self._lock = threading.Lock()
-        self._local = threading.local()
-
-    @property
-    def last_usage(self) -> dict[str, int]:
-        """Token counts of this thread's last call (after a stream: if the server sent them)."""
-        usage: dict[str, int] = getattr(self._local, "usage", {})
-        return usage
 
     @property
     def name(self) -> str:
@@ -80,7 +73,7 @@ class OpenAIGenerator:
             raise BackendError(f"{self._where()} returned no choices for model {self._params.model!r}")
         choice = response.choices[0]
         text, _ = cut_at_stop(choice.message.content or "", stops)
-        usage = self._local.usage = _usage(response.usage)
+        usage = _usage(response.usage)
         return GenerationResult(
             text=text,
             prompt_tokens=usage.get("prompt_tokens", 0),
@@ -90,23 +83,28 @@ class OpenAIGenerator:
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
-    ) -> Iterator[str]:
-        """Yield content deltas; ``last_usage`` holds token counts if the server sent them."""
+    ) -> TextStream:
+        """Yield content deltas; returns the token counts when the server sent them (else None)."""
         stops = [*self._params.stop, *stop]
         request = self._request(messages, max_tokens, stops)
         request["stream"] = True
         if self._params.stream_usage:
             request["stream_options"] = {"include_usage": True}
-        self._local.usage = {}
+        last: dict[str, Any] = {}  # usage and finish reason, from the chunks that carry them
         client = self._get_client()
         try:
             response = client.chat.completions.create(**request)
         except Exception as exc:
             self._fail(exc)
         try:
-            yield from filter_stream(self._deltas(response), stops)
+            text, stopped = yield from filter_stream(self._deltas(response, last), stops)
         finally:
             response.close()  # also when the consumer stops early: frees the connection
+        usage: dict[str, int] = last.get("usage", {})
+        if not usage:
+            return None  # the server sent no counts: the caller estimates them
+        finish = "stop" if stopped else str(last.get("finish_reason") or "stop")
+        return GenerationResult(text, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), finish)
 
     def choice_logprobs(
         self, conversations: Sequence[Sequence[Message]], choices: Sequence[str], *, batch_size: int = 8
@@ -143,12 +141,14 @@ class OpenAIGenerator:
             rows.append([top.get(choice.strip(), -math.inf) for choice in choices])
         return rows
 
-    def _deltas(self, response: Any) -> Iterator[str]:
+    def _deltas(self, response: Any, last: dict[str, Any]) -> Iterator[str]:
         try:
             for chunk in response:
                 if chunk.usage is not None:
-                    self._local.usage = _usage(chunk.usage)
+                    last["usage"] = _usage(chunk.usage)
                 for choice in chunk.choices or ():
+                    if choice.finish_reason:
+                        last["finish_reason"] = choice.finish_reason
                     if choice.delta is not None and choice.delta.content:
                         yield choice.delta.content
         except Exception as exc:

@@ -1,4 +1,4 @@
-"""Stop-sequence handling shared by the generator backends.
+"""Stop-sequence handling shared by the generator backends, and reading a stream to its end.
 
 Servers and ``generate`` stop *near* a stop string; these helpers make the
 returned text end exactly *before* it, in whole and in streamed form.
@@ -6,7 +6,9 @@ returned text end exactly *before* it, in whole and in streamed form.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
+
+from rag_app.types import GenerationResult
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
@@ -59,15 +61,32 @@ class StopBuffer:
         return longest
 
 
-def filter_stream(pieces: Iterable[str], stop: Sequence[str]) -> Iterator[str]:
-    """Yield ``pieces`` cut at the first stop string (the source is not consumed past it)."""
+def filter_stream(pieces: Iterable[str], stop: Sequence[str]) -> Generator[str, None, tuple[str, bool]]:
+    """Yield ``pieces`` cut at the first stop string (the source is not consumed past it).
+
+    Returns ``(text, stopped)``: everything yielded, and whether a stop string ended it.
+    """
     buffer = StopBuffer(stop)
+    emitted: list[str] = []
     for piece in pieces:
         out = buffer.push(piece)
         if out:
+            emitted.append(out)
             yield out
         if buffer.stopped:
-            return
+            return "".join(emitted), True
     tail = buffer.flush()
     if tail:
+        emitted.append(tail)
         yield tail
+    return "".join(emitted), False
+
+
+def drain(stream: Iterator[str]) -> tuple[str, GenerationResult | None]:
+    """Read a generator's stream to its end: the whole text, and the result it returned (None if none)."""
+    pieces: list[str] = []
+    while True:
+        try:
+            pieces.append(next(stream))
+        except StopIteration as end:
+            return "".join(pieces), end.value if isinstance(end.value, GenerationResult) else None
