@@ -190,8 +190,12 @@ class Pipeline:
         history: Sequence[Message] = (),
         top_k: int | None = None,
         filters: Sequence[Filter] = (),
+        max_tokens: int | None = None,
     ) -> AnswerStream:
-        """Retrieve now; iterate the result for answer text, then read ``.answer``."""
+        """Retrieve now; iterate the result for answer text, then read ``.answer``.
+
+        ``max_tokens`` caps this answer's length (default: ``answer.max_tokens``, else the generator's).
+        """
         if not question or not question.strip():
             raise InputError("the question is empty; type a question")
         if self.generator is None:
@@ -204,7 +208,9 @@ class Pipeline:
             filters=filters,
             generator=self.generator,
             template=self.template,
-            config=self.config.answer,
+            config=self.config.answer if max_tokens is None else self.config.answer.model_copy(
+                update={"max_tokens": max_tokens}
+            ),
             hosted=not runs_locally(self.generator),
             dense=any(spec.type == "dense" for spec in self.config.retrieval.retrievers),
         )
@@ -216,9 +222,10 @@ class Pipeline:
         history: Sequence[Message] = (),
         top_k: int | None = None,
         filters: Sequence[Filter] = (),
+        max_tokens: int | None = None,
     ) -> Answer:
         """A complete grounded answer (see :meth:`stream` for token streaming)."""
-        return self.stream(question, history=history, top_k=top_k, filters=filters).result()
+        return self.stream(question, history=history, top_k=top_k, filters=filters, max_tokens=max_tokens).result()
 
     # ---- inspection -------------------------------------------------------
     def stats(self) -> CollectionStats:

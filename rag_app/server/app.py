@@ -104,7 +104,9 @@ def create_app(
         try:
             await turn.wait()
             stream = await anyio.to_thread.run_sync(
-                lambda: pipeline.stream(question, history=history, top_k=req.top_k)
+                lambda: pipeline.stream(
+                    question, history=history, top_k=req.top_k, max_tokens=req.max_completion_tokens or req.max_tokens
+                )
             )
         except BaseException:
             turn.release()
@@ -211,7 +213,8 @@ def _completion(cid: str, created: int, model_id: str, answer: Answer) -> dict[s
         "created": created,
         "model": model_id,
         "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": "stop"}
+            {"index": 0, "message": {"role": "assistant", "content": answer.text},
+             "finish_reason": answer.finish_reason or "stop"}
         ],
         "usage": usage,
         "rag": public_answer(answer),
@@ -235,7 +238,7 @@ async def _sse(stream: AnswerStream, cid: str, created: int, model_id: str) -> A
         async for piece in stream_pieces(stream):
             yield chunk({"content": piece})
         answer = stream.result()
-        yield chunk({}, "stop", rag=public_answer(answer))
+        yield chunk({}, answer.finish_reason or "stop", rag=public_answer(answer))
     except RagError as exc:  # headers are sent already: report in-band, as OpenAI does
         yield f"data: {json.dumps(error_body(one_line(exc), 'api_error'))}\n\n"
     yield "data: [DONE]\n\n"

@@ -21,14 +21,15 @@ class ChatMessage(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    """``POST /v1/chat/completions``. Sampling fields are accepted; the pipeline's config decides them."""
+    """``POST /v1/chat/completions``. ``max_tokens`` (or ``max_completion_tokens``) caps the answer;
+    other sampling fields are accepted and the pipeline's config decides them."""
 
     model_config = ConfigDict(extra="allow")
     model: str
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    max_completion_tokens: int | None = Field(default=None, gt=0)
     stream_options: dict[str, Any] | None = None
     top_k: int | None = Field(default=None, gt=0, le=100, description="rag_app extension: chunks to retrieve")
 

@@ -163,6 +163,20 @@ def test_chat_completion_and_stream(client: Any) -> None:
     assert chunks[-1].choices[0].finish_reason == "stop" and "rag" in chunks[-1].model_extra
 
 
+def test_max_tokens_caps_the_answer_and_says_length(client: Any) -> None:
+    question = [{"role": "user", "content": "How does attention scale with sequence length?"}]
+    completion = client.chat.completions.create(model="unit", messages=question, max_tokens=3)
+    text = completion.choices[0].message.content or ""
+    words = [w for w in text.split() if not w.startswith("[")]  # the check may attach the supporting [n]
+    assert len(words) == 3 and completion.choices[0].finish_reason == "length", text
+    assert completion.usage.completion_tokens == 3
+    chunks = list(client.chat.completions.create(model="unit", messages=question, max_tokens=3, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).split() == words  # as generated
+    assert chunks[-1].choices[0].finish_reason == "length"
+    whole = client.chat.completions.create(model="unit", messages=question)
+    assert whole.choices[0].finish_reason == "stop" and len((whole.choices[0].message.content or "").split()) > 3
+
+
 def test_unknown_route_wrong_method_and_bad_token(client: Any, server: ThreadedServer) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         client.get("/nope", cast_to=httpx.Response)

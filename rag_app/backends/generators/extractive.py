@@ -44,8 +44,10 @@ class ExtractiveGenerator:
         self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
     ) -> GenerationResult:
         prompt = "\n".join(m.content for m in messages)
-        text = self.reply(prompt)
-        return GenerationResult(text, self.count_tokens(prompt), self.count_tokens(text))
+        words = re.findall(r"\S+\s*", self.reply(prompt))
+        cut = max_tokens is not None and len(words) > max_tokens  # one word = one token here
+        text = "".join(words[:max_tokens] if cut else words).rstrip()
+        return GenerationResult(text, self.count_tokens(prompt), self.count_tokens(text), "length" if cut else "stop")
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
