@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rag_app import registry
 from rag_app.errors import ConfigError
 
 DEFAULT_LOADERS: dict[str, str] = {
@@ -92,58 +93,33 @@ class FusionConfig(_Strict):
     k: float = Field(default=60.0, gt=0, description="RRF rank constant")
 
 
-class MultiQueryParams(_Strict):
-    """``query_transform: {type: multi_query}``: the generator rewrites the question ``n`` ways."""
-
-    n: int = Field(default=3, ge=1, le=10, description="alternative phrasings to generate")
-    max_tokens: int = Field(default=64, gt=0, description="generation cap for all rewrites together")
-    include_original: bool = Field(default=True, description="also retrieve with the question as typed")
-    template: str = Field(default="multi_query", description="a shipped task template name or a .txt path")
-
-
-class HydeParams(_Strict):
-    """``query_transform: {type: hyde}``: retrieve with a short hypothetical answer passage."""
-
-    max_tokens: int = Field(default=80, gt=0, description="length cap of the hypothetical passage")
-    include_original: bool = Field(default=True, description="also retrieve with the question as typed")
-    template: str = Field(default="hyde", description="a shipped task template name or a .txt path")
-
-
-TRANSFORM_PARAMS: dict[str, type[MultiQueryParams] | type[HydeParams]] = {
-    "multi_query": MultiQueryParams,
-    "hyde": HydeParams,
-}
-
-
 class QueryTransformConfig(_Strict):
-    """Rewrites a query with the pipeline's generator before first-stage retrieval."""
+    """Rewrites a query with the pipeline's generator before first-stage retrieval.
 
-    type: Literal["multi_query", "hyde"]
+    ``type`` is a registered query transform (``multi_query``, ``hyde``); ``params`` are
+    that backend's own ``Params``, checked here so a typo fails when the config loads.
+    """
+
+    type: str
     params: dict[str, Any] = Field(default_factory=dict)
     cache_size: int = Field(default=256, ge=0, description="transformed queries kept (LRU); 0 disables the cache")
 
     @model_validator(mode="after")
     def _check_params(self) -> QueryTransformConfig:
-        self.typed_params()
+        known = registry.names("query_transform")
+        if self.type not in known:
+            raise ValueError(f"query_transform.type {self.type!r} is not one of: {', '.join(known)}")
+        _check_backend_params("query_transform", self.type, self.params, prefix=f"{self.type} params: ")
         return self
 
-    def typed_params(self) -> MultiQueryParams | HydeParams:
-        """``params`` validated by the model of this ``type`` (unknown keys list the valid ones)."""
-        model = TRANSFORM_PARAMS[self.type]
-        try:
-            return model(**self.params)
-        except ValidationError as exc:
-            raise ValueError(f"{self.type} params: {first_problem(exc, model)}") from None
 
-
-class MMRConfig(_Strict):
-    """Maximal marginal relevance: trade relevance for diversity among the final candidates."""
-
-    lambda_mult: float = Field(
-        default=0.7, ge=0, le=1, description="1 = pure relevance (the incoming order), 0 = pure diversity"
-    )
-    candidates: int = Field(default=20, gt=0, le=1000, description="pool of best candidates MMR picks from")
-    cache_size: int = Field(default=20_000, ge=0, description="chunk embeddings kept (LRU); 0 disables the cache")
+def _check_backend_params(kind: str, name: str, params: dict[str, Any], *, prefix: str) -> None:
+    """Validate ``params`` against the registered backend's ``Params`` (a ValueError on one line)."""
+    model: type[BaseModel] = registry.resolve(kind, name).Params
+    try:
+        model(**params)
+    except ValidationError as exc:
+        raise ValueError(f"{prefix}{first_problem(exc, model)}") from None
 
 
 class RetrievalConfig(_Strict):
@@ -163,7 +139,16 @@ class RetrievalConfig(_Strict):
     query_transform: QueryTransformConfig | None = Field(
         default=None, description="rewrite the query with the generator: {type: multi_query} or {type: hyde}"
     )
-    mmr: MMRConfig | None = Field(default=None, description="diversify the final candidates, e.g. {lambda_mult: 0.7}")
+    mmr: dict[str, Any] | None = Field(
+        default=None, description="diversify the final candidates with MMR, e.g. {lambda_mult: 0.7}"
+    )
+
+    @field_validator("mmr")
+    @classmethod
+    def _check_mmr(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            _check_backend_params("mmr", "mmr", value, prefix="")
+        return value
 
 
 class JudgeConfig(_Strict):

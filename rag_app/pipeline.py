@@ -300,7 +300,9 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
         spec = config.retrieval.reranker
         reranker = registry.create("reranker", spec.type, spec.params, generator=generator, **ctx)
     query_transform = build_query_transform(config.retrieval.query_transform, generator, base_dir=config.base_dir)
-    mmr = MaximalMarginalRelevance(config.retrieval.mmr, embedder) if config.retrieval.mmr is not None else None
+    mmr = None
+    if config.retrieval.mmr is not None:
+        mmr = registry.create("mmr", "mmr", config.retrieval.mmr, embedder=embedder, **ctx)
     template = load_template(config.answer.template, base_dir=config.base_dir)  # a bad name fails here
     return Pipeline(
         config,

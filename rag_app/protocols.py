@@ -100,6 +100,16 @@ class VectorStore(Protocol):
 
 
 @runtime_checkable
+class TextSearchStore(Protocol):
+    """A store that runs full-text search itself (the ``milvus`` store)."""
+
+    @property
+    def full_text(self) -> bool: ...
+
+    def search_text(self, query: str, top_k: int, filters: Sequence[Filter] = ()) -> list[ScoredChunk]: ...
+
+
+@runtime_checkable
 class Generator(Protocol):
     """Produces text from chat messages, whole or as a token stream."""
 

@@ -56,6 +56,13 @@ REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
         "llama_cpp": (f"{_B}.generators.llama_cpp:LlamaCppGenerator", "llama"),
         "extractive": (f"{_B}.generators.extractive:ExtractiveGenerator", "core"),
     },
+    "query_transform": {
+        "multi_query": ("rag_app.retrieval.transforms:MultiQueryTransform", "core"),
+        "hyde": ("rag_app.retrieval.transforms:HydeTransform", "core"),
+    },
+    "mmr": {
+        "mmr": ("rag_app.retrieval.mmr:MaximalMarginalRelevance", "core"),
+    },
     "store": {
         "milvus": (f"{_B}.stores.milvus:MilvusStore", "milvus"),
         "memory": (f"{_B}.stores.memory:MemoryStore", "core"),

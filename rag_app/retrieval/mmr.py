@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from rag_app.config import MMRConfig
+from pydantic import BaseModel, ConfigDict, Field
+
 from rag_app.protocols import Embedder
 from rag_app.retrieval.fusion import min_max
 from rag_app.retrieval.rerank import LRUCache, embed_cached
@@ -38,10 +39,18 @@ STAGE = "mmr"
 class MaximalMarginalRelevance:
     """Reorders the best candidates for diversity with the pipeline's embedder."""
 
-    def __init__(self, config: MMRConfig, embedder: Embedder) -> None:
-        self.config = config
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        lambda_mult: float = Field(
+            default=0.7, ge=0, le=1, description="1 = pure relevance (the incoming order), 0 = pure diversity"
+        )
+        candidates: int = Field(default=20, gt=0, le=1000, description="pool of best candidates MMR picks from")
+        cache_size: int = Field(default=20_000, ge=0, description="chunk embeddings kept (LRU); 0 disables the cache")
+
+    def __init__(self, params: Params, *, embedder: Embedder, **_: object) -> None:
+        self.config = params
         self._embedder = embedder
-        self._cache = LRUCache(config.cache_size)
+        self._cache = LRUCache(params.cache_size)
         self.documents_embedded = 0
 
     def pool_size(self, top_k: int) -> int:

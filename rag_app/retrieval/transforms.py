@@ -20,12 +20,18 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from rag_app.config import HydeParams, MultiQueryParams, QueryTransformConfig
-from rag_app.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag_app import registry
+from rag_app.errors import ConfigError, one_line
 from rag_app.generation.templates import load_task_template
 from rag_app.protocols import Generator
 from rag_app.retrieval.rerank import LRUCache
+
+if TYPE_CHECKING:
+    from rag_app.config import QueryTransformConfig
 
 logger = logging.getLogger(__name__)
 
@@ -38,25 +44,38 @@ _ANSWER = re.compile(r"^(?:answer|response)\s*:", re.IGNORECASE)  # the model an
 _QUOTES = "\"'“”‘’`"
 
 
+class _Params(Protocol):
+    """What every transform's ``Params`` holds."""
+
+    max_tokens: int
+    include_original: bool
+    template: str
+
+
 class QueryTransform:
-    """Expands one query into the list of queries to retrieve with."""
+    """Expands one query into the list of queries to retrieve with (subclasses say how)."""
+
+    kind: ClassVar[str]
+    fields: ClassVar[tuple[str, ...]] = ("question",)
 
     def __init__(
-        self, config: QueryTransformConfig, generator: Generator, *, base_dir: Path | None = None
+        self,
+        params: _Params,
+        *,
+        generator: Generator | None,
+        cache_size: int = 256,
+        base_dir: Path | None = None,
+        **_: object,
     ) -> None:
-        self.config = config
-        self.params: MultiQueryParams | HydeParams = config.typed_params()
+        if generator is None:
+            raise ConfigError(
+                f"retrieval.query_transform {self.kind!r} needs a generator; add a `generator:` block to the config"
+            )
+        self.params = params
         self._generator = generator
-        fields = ("question", "n") if isinstance(self.params, MultiQueryParams) else ("question",)
-        self._template = load_task_template(
-            self.params.template, fields, required=("question",), base_dir=base_dir
-        )
-        self._cache = LRUCache(config.cache_size)
+        self._template = load_task_template(params.template, self.fields, required=("question",), base_dir=base_dir)
+        self._cache = LRUCache(cache_size)
         self.generations = 0
-
-    @property
-    def kind(self) -> str:
-        return self.config.type
 
     def expand(self, query: str) -> list[str]:
         """The queries to retrieve with: the original (unless dropped) and the generated ones, deduplicated."""
@@ -64,11 +83,11 @@ class QueryTransform:
         if cached is not None:
             return list(cached)
         try:
+            self.generations += 1
             generated = self._generate(query)
         except Exception as exc:  # a transform must never break retrieval
             logger.warning(
-                "query transform %s failed (%s: %s); retrieving with the original query",
-                self.kind, type(exc).__name__, _first_line(exc),
+                "query transform %s failed (%s); retrieving with the original query", self.kind, one_line(exc)
             )
             return [query]
         if not generated:
@@ -79,14 +98,46 @@ class QueryTransform:
         return queries
 
     def _generate(self, query: str) -> list[str]:
-        self.generations += 1
-        fields = {"question": query.strip()}
-        if isinstance(self.params, MultiQueryParams):
-            fields["n"] = str(self.params.n)
+        raise NotImplementedError
+
+
+class MultiQueryTransform(QueryTransform):
+    """``multi_query``: the generator rewrites the question ``n`` ways, one per line."""
+
+    kind = "multi_query"
+    fields = ("question", "n")
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        n: int = Field(default=3, ge=1, le=10, description="alternative phrasings to generate")
+        max_tokens: int = Field(default=64, gt=0, description="generation cap for all rewrites together")
+        include_original: bool = Field(default=True, description="also retrieve with the question as typed")
+        template: str = Field(default="multi_query", description="a shipped task template name or a .txt path")
+
+    def __init__(self, params: Params, **context: Any) -> None:
+        super().__init__(params, **context)
+        self.n = params.n
+
+    def _generate(self, query: str) -> list[str]:
+        fields = {"question": query.strip(), "n": str(self.n)}
         reply = self._generator.generate(self._template.messages(fields), max_tokens=self.params.max_tokens).text
-        if isinstance(self.params, MultiQueryParams):
-            return parse_queries(reply, query, self.params.n)
-        passage = " ".join(reply.split())
+        return parse_queries(reply, query, self.n)
+
+
+class HydeTransform(QueryTransform):
+    """``hyde``: retrieve with a short hypothetical passage that answers the question."""
+
+    kind = "hyde"
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        max_tokens: int = Field(default=80, gt=0, description="length cap of the hypothetical passage")
+        include_original: bool = Field(default=True, description="also retrieve with the question as typed")
+        template: str = Field(default="hyde", description="a shipped task template name or a .txt path")
+
+    def _generate(self, query: str) -> list[str]:
+        messages = self._template.messages({"question": query.strip()})
+        passage = " ".join(self._generator.generate(messages, max_tokens=self.params.max_tokens).text.split())
         return [passage] if passage else []
 
 
@@ -96,11 +147,11 @@ def build_query_transform(
     """The configured transform, or None; a transform without a generator is a ConfigError."""
     if config is None:
         return None
-    if generator is None:
-        raise ConfigError(
-            f"retrieval.query_transform {config.type!r} needs a generator; add a `generator:` block to the config"
-        )
-    return QueryTransform(config, generator, base_dir=base_dir)
+    transform: QueryTransform = registry.create(
+        "query_transform", config.type, config.params,
+        generator=generator, cache_size=config.cache_size, base_dir=base_dir,
+    )
+    return transform
 
 
 def parse_queries(reply: str, original: str, n: int) -> list[str]:
@@ -130,8 +181,3 @@ def _dedupe(queries: Sequence[str]) -> list[str]:
 
 def _norm(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else "no message"

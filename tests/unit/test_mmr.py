@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rag_app import registry
-from rag_app.config import MMRConfig, PipelineConfig
+from rag_app.config import PipelineConfig
 from rag_app.errors import ConfigError
 from rag_app.pipeline import build_pipeline
 from rag_app.retrieval.mmr import MaximalMarginalRelevance
@@ -35,7 +35,7 @@ def hits(*cids: str) -> list[ScoredChunk]:
 
 def mmr(**config: float) -> MaximalMarginalRelevance:
     embedder = registry.create("embedder", "hashing", {"dimension": 256})
-    return MaximalMarginalRelevance(MMRConfig(**config), embedder)  # type: ignore[arg-type]
+    return MaximalMarginalRelevance(MaximalMarginalRelevance.Params(**config), embedder=embedder)
 
 
 def order(out: list[ScoredChunk]) -> list[str]:
@@ -118,9 +118,9 @@ def test_pipeline_applies_mmr_before_cutting_to_top_k(make_config: MakeConfig, t
 @pytest.mark.parametrize(
     ("block", "message"),
     [
-        ({"lambda": 0.5}, "unknown key 'retrieval.mmr.lambda' (valid keys: lambda_mult, candidates, cache_size)"),
-        ({"lambda_mult": 1.5}, "retrieval.mmr.lambda_mult: Input should be less than or equal to 1"),
-        ({"candidates": 0}, "retrieval.mmr.candidates: Input should be greater than 0"),
+        ({"lambda": 0.5}, "retrieval.mmr: unknown key 'lambda' (valid keys: lambda_mult, candidates, cache_size)"),
+        ({"lambda_mult": 1.5}, "retrieval.mmr: lambda_mult: Input should be less than or equal to 1"),
+        ({"candidates": 0}, "retrieval.mmr: candidates: Input should be greater than 0"),
     ],
 )
 def test_config_is_validated(make_config: MakeConfig, block: dict[str, object], message: str) -> None:

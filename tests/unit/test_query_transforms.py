@@ -14,7 +14,7 @@ from rag_app.generation.templates import TASK_TEMPLATES, load_task_template, loa
 from rag_app.pipeline import Pipeline, build_pipeline
 from rag_app.protocols import Generator, Retriever
 from rag_app.retrieval.fusion import reciprocal_rank_fusion
-from rag_app.retrieval.transforms import QueryTransform, parse_queries
+from rag_app.retrieval.transforms import QueryTransform, build_query_transform, parse_queries
 from rag_app.types import Filter, GenerationResult, Message, ScoredChunk
 from tests.support.fake_generator import CannedGenerator
 from tests.support.pipelines import replaced
@@ -51,9 +51,16 @@ def transform(kind: str = "multi_query", **params: object) -> QueryTransformConf
     return QueryTransformConfig(type=kind, params=dict(params))  # type: ignore[arg-type]
 
 
+def make(config: QueryTransformConfig, generator: Generator) -> QueryTransform:
+    """The registered transform ``config`` names, driven by ``generator``."""
+    built = build_query_transform(config, generator)
+    assert built is not None
+    return built
+
+
 def with_transform(base: Pipeline, config: QueryTransformConfig, generator: Generator) -> Pipeline:
     """``base`` (ingested, real components) with a query transform driven by ``generator``."""
-    return replaced(base, generator=generator, query_transform=QueryTransform(config, generator))
+    return replaced(base, generator=generator, query_transform=make(config, generator))
 
 
 @pytest.fixture
@@ -94,24 +101,24 @@ def test_parse_queries_strips_numbering_labels_and_quotes() -> None:
 
 def test_multi_query_keeps_the_original_first_and_caps_n() -> None:
     gen = CannedGenerator("1. cost of attention\n2. attention complexity\n3. quadratic attention")
-    qt = QueryTransform(transform(n=2, max_tokens=40), gen)
+    qt = make(transform(n=2, max_tokens=40), gen)
     assert qt.expand(QUESTION) == [QUESTION, "cost of attention", "attention complexity"]
     assert gen.max_tokens == [40]
     assert "Write 2 rewritten questions" in gen.prompts[0] and QUESTION in gen.prompts[0]
-    without = QueryTransform(transform(n=2, include_original=False), CannedGenerator("a\nb"))
+    without = make(transform(n=2, include_original=False), CannedGenerator("a\nb"))
     assert without.expand(QUESTION) == ["a", "b"]
 
 
 def test_hyde_searches_with_the_hypothetical_passage() -> None:
     gen = CannedGenerator("  Self-attention compares every token\n with every other token.  ")
-    qt = QueryTransform(transform("hyde", max_tokens=50), gen)
+    qt = make(transform("hyde", max_tokens=50), gen)
     assert qt.expand(QUESTION) == [QUESTION, "Self-attention compares every token with every other token."]
     assert gen.max_tokens == [50] and "Passage:" in gen.prompts[0]
 
 
 def test_repeated_query_is_served_from_the_lru_cache() -> None:
     gen = CannedGenerator(lambda prompt: "rewrite of " + prompt.rsplit("Question: ", 1)[1].split("\n")[0])
-    qt = QueryTransform(QueryTransformConfig(type="multi_query", cache_size=2), gen)
+    qt = make(QueryTransformConfig(type="multi_query", cache_size=2), gen)
     first = qt.expand("a?")
     assert qt.expand("a?") == first and len(gen.prompts) == 1
     qt.expand("b?")
@@ -124,18 +131,18 @@ def test_repeated_query_is_served_from_the_lru_cache() -> None:
 
 def test_failure_falls_back_to_the_original_query_and_is_not_cached(caplog: pytest.LogCaptureFixture) -> None:
     gen = FailingGenerator()
-    qt = QueryTransform(transform(), gen)
+    qt = make(transform(), gen)
     with caplog.at_level(logging.WARNING, logger="rag_app.retrieval.transforms"):
         assert qt.expand(QUESTION) == [QUESTION]
         assert qt.expand(QUESTION) == [QUESTION]
     assert len(gen.prompts) == 2  # a failure is retried on the next search
-    assert "query transform multi_query failed (BackendError: local generation failed" in caplog.text
+    assert "query transform multi_query failed (local generation failed" in caplog.text
 
 
 def test_unusable_reply_falls_back_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="rag_app.retrieval.transforms"):
-        assert QueryTransform(transform("hyde"), CannedGenerator(" \n ")).expand(QUESTION) == [QUESTION]
-        assert QueryTransform(transform(), CannedGenerator(f"1. {QUESTION}")).expand(QUESTION) == [QUESTION]
+        assert make(transform("hyde"), CannedGenerator(" \n ")).expand(QUESTION) == [QUESTION]
+        assert make(transform(), CannedGenerator(f"1. {QUESTION}")).expand(QUESTION) == [QUESTION]
     assert caplog.text.count("produced no usable text") == 2
 
 

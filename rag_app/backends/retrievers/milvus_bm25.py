@@ -10,22 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from rag_app.errors import ConfigError
+from rag_app.protocols import TextSearchStore
 from rag_app.types import Filter, ScoredChunk
-
-
-@runtime_checkable
-class TextSearchStore(Protocol):
-    """A store that runs full-text search itself (the ``milvus`` store)."""
-
-    @property
-    def full_text(self) -> bool: ...
-
-    def search_text(self, query: str, top_k: int, filters: Sequence[Filter] = ()) -> list[ScoredChunk]: ...
 
 
 class MilvusBM25Retriever:
