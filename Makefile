@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= pipelines/local.yaml
 
-.PHONY: install demo test lint browser clean-index bench-ingest bench-store
+.PHONY: install demo test lint browser clean-index bench-ingest bench-store corpus
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,10 @@ browser:  ## Debian's Chromium for the browser tests (skipped with a reason when
 lint:
 	$(BIN)/ruff check rag_app tests
 	$(BIN)/mypy rag_app
+
+corpus: install  ## rewrite the demo corpus's PDFs and DOCX files from their text in data/tools/binary_docs/
+	$(BIN)/python -m pip install -q -e '.[corpus]'
+	$(BIN)/python data/tools/make_binary_docs.py
 
 clean-index:
 	rm -rf data/index .rag
