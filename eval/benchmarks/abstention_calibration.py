@@ -101,6 +101,8 @@ def score(rows: list[Row], threshold: float, rule: bool) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("report", type=Path, help="an answer report folder (or its answers.jsonl)")
+    parser.add_argument("--thresholds", type=lambda text: tuple(float(t) for t in text.split(",")),
+                        default=THRESHOLDS, help=f"judge thresholds to try (default: {','.join(map(str, THRESHOLDS))})")
     args = parser.parse_args()
     path = args.report / "answers.jsonl" if args.report.is_dir() else args.report
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
@@ -118,7 +120,7 @@ def main() -> int:
           + "".join(f" {k} |" for k in sorted(counts)))  # fmt: skip
     print("|---:|:---:|---:|---:|---:|---:|---:|" + "---:|" * len(counts))
     for rule in (False, True):
-        for threshold in THRESHOLDS:
+        for threshold in args.thresholds:
             s = score(rows, threshold, rule)
             per_kind = [
                 sum(r.abstains(threshold, rule) for r in rows if r.kind == k and not r.answerable) / counts[k]
