@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag_app.backends.generators.stops import cut_at_stop
 from rag_app.generation.support import split_claims, terms
 from rag_app.types import GenerationResult, Message, TextStream
 
@@ -44,15 +45,17 @@ class ExtractiveGenerator:
         self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
     ) -> GenerationResult:
         prompt = "\n".join(m.content for m in messages)
-        words = re.findall(r"\S+\s*", self.reply(prompt))
+        reply, _ = cut_at_stop(self.reply(prompt), stop)
+        words = re.findall(r"\S+\s*", reply)
         cut = max_tokens is not None and len(words) > max_tokens  # one word = one token here
-        text = "".join(words[:max_tokens] if cut else words).rstrip()
+        text = "".join(words[:max_tokens] if cut else words)
+        text = text.rstrip() if cut else text
         return GenerationResult(text, self.count_tokens(prompt), self.count_tokens(text), "length" if cut else "stop")
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, stop: Sequence[str] = ()
     ) -> TextStream:
-        result = self.generate(messages, max_tokens=max_tokens)
+        result = self.generate(messages, max_tokens=max_tokens, stop=stop)
         yield from re.findall(r"\S+\s*", result.text)
         return result
 
