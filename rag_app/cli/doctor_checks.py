@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -56,19 +55,20 @@ def _llama_cpp(params: Any, base_dir: Path) -> str:
 
 def _openai(params: Any) -> str:
     """The API key is set and ``GET /models`` answers (free: no tokens are generated)."""
-    key = os.environ.get(params.api_key_env)
+    from rag_app.backends._openai_client import api_key
+
+    key = api_key(params.api_key_env, params.base_url)
     base = (params.base_url or _OPENAI_URL).rstrip("/")
-    if not key and params.base_url is None:
-        raise ConfigError(f"${params.api_key_env} is not set; export it or put it in .env")
-    request = urllib.request.Request(f"{base}/models", headers={"Authorization": f"Bearer {key or 'unused'}"})
+    request = urllib.request.Request(f"{base}/models", headers={"Authorization": f"Bearer {key}"})
     handlers = [urllib.request.ProxyHandler({})] if _is_loopback(base) else []  # loopback: never a proxy
     opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(request, timeout=min(params.timeout_s, 10.0)) as response:
             status = response.status
     except urllib.error.HTTPError as exc:
-        hint = f"; check ${params.api_key_env}" if exc.code in (401, 403) else ""
-        raise BackendError(f"{base}/models answered HTTP {exc.code}{hint}") from exc
+        if exc.code in (401, 403):
+            raise ConfigError(f"{base}/models answered HTTP {exc.code}; check ${params.api_key_env}") from exc
+        raise BackendError(f"{base}/models answered HTTP {exc.code}") from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         fix = "start the server or fix generator.params.base_url"

@@ -22,13 +22,12 @@ rebuild its secondary indexes.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag_app.atomic import AtomicFile
 from rag_app.errors import ConfigError
 
 VERSION = 1
@@ -158,11 +157,5 @@ class Manifest:
 def _atomic_write_json(target: Path, payload: object, *, indent: int | None) -> None:
     """Write ``payload`` to ``target`` through a temp file + rename; a crash never leaves half a file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=indent)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicFile(target, prefix=f".{target.name}-") as fh:
+        json.dump(payload, fh, indent=indent)

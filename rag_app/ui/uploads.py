@@ -10,14 +10,13 @@ ingested.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag_app.atomic import AtomicFile
 from rag_app.config import DEFAULT_LOADERS, PipelineConfig
 from rag_app.errors import InputError, one_line
 
@@ -195,14 +194,8 @@ def _write(uploads_dir: Path, safe_name: str, data: bytes) -> Path:
     """Write ``data`` to ``uploads_dir / safe_name`` atomically (temp file + rename)."""
     uploads_dir.mkdir(parents=True, exist_ok=True)
     path = target_path(uploads_dir, safe_name)
-    fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)  # replaces a symlink itself, never writes through it
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicFile(path, binary=True, prefix=".upload-", suffix=".part") as fh:  # replaces a symlink itself
+        fh.write(data)
     return path
 
 

@@ -164,7 +164,7 @@ def test_stall_mid_stream_is_a_backend_error(stub: OpenAIStub) -> None:
 def test_bad_key_is_401_with_fix(stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, "sk-wrong")
     with pytest.raises(
-        BackendError, match=rf"rejected the API key from \${KEY_ENV} \(401\); set a valid key"
+        ConfigError, match=rf"rejected the API key from \${KEY_ENV} \(401\); set a valid key"
     ):
         generator(stub).generate(MESSAGES)
     assert len(stub.requests) == 1  # 401 is not retried
@@ -233,7 +233,7 @@ def test_embedder_retries_429_then_succeeds(stub: OpenAIStub) -> None:
 @pytest.mark.parametrize(
     ("setup", "pattern"),
     [
-        ({"always_status": 500}, "embedding request failed"),
+        ({"always_status": 500}, r"failed with 500 after 0 retries: .*; try again later"),
         ({"always_status": 429}, r"rate-limited the request \(429\) after 0 retries"),
         ({"delay_s": 1.0}, r"did not answer within timeout_s=0.3 after 0 retries"),
     ],
@@ -247,8 +247,37 @@ def test_embedder_errors_are_backend_errors(stub: OpenAIStub, setup: dict[str, A
 
 def test_embedder_bad_key(stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, "sk-wrong")
-    with pytest.raises(BackendError, match="rejected the API key"):
+    expected = rf"^server at .* rejected the API key from \${KEY_ENV} \(401\); set a valid key$"
+    with pytest.raises(ConfigError, match=expected):
         embedder(stub).embed_query("hello")
+
+
+def test_embedder_and_generator_say_the_same_for_the_same_failure(
+    stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, "sk-wrong")
+    with pytest.raises(ConfigError) as from_embedder:
+        embedder(stub).embed_query("hello")
+    with pytest.raises(ConfigError) as from_generator:
+        generator(stub).generate(MESSAGES)
+    assert str(from_embedder.value) == str(from_generator.value)
+
+    monkeypatch.delenv("RAG_TEST_UNSET_KEY", raising=False)
+    unset = {"base_url": None, "api_key_env": "RAG_TEST_UNSET_KEY"}
+    with pytest.raises(ConfigError) as no_key_embedder:
+        embedder(stub, **unset).embed_query("hello")
+    with pytest.raises(ConfigError) as no_key_generator:
+        generator(stub, **unset).generate(MESSAGES)
+    assert str(no_key_embedder.value) == str(no_key_generator.value) == (
+        "$RAG_TEST_UNSET_KEY is not set: export it or add it to .env"
+    )
+
+    from tests.support.asgi_server import free_port
+
+    nowhere = {"base_url": f"http://127.0.0.1:{free_port()}/v1", "max_retries": 0}
+    with pytest.raises(BackendError, match=r"^cannot reach server at http://127\.0\.0\.1:\d+/v1 after 0 retries; "
+                       r"check base_url and that the server is running$"):
+        embedder(stub, **nowhere).embed_query("hello")
 
 
 # --- live ---------------------------------------------------------------------------------------

@@ -112,6 +112,21 @@ def test_errors_are_openai_shaped(client: openai.OpenAI, pipeline: Pipeline) -> 
         bad.models.list()
 
 
+def test_a_rejected_generator_key_is_a_400_naming_the_setting(
+    client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_TEST_STUB_KEY", "sk-wrong")  # read when the generator makes its client
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model="unit", messages=[{"role": "user", "content": "How does attention scale with sequence length?"}]
+        )
+    assert err.value.status_code == 400
+    assert err.value.body["type"] == "invalid_request_error"  # type: ignore[index]
+    assert err.value.body["message"].endswith(  # type: ignore[index]
+        "rejected the API key from $RAG_TEST_STUB_KEY (401); set a valid key"
+    )
+
+
 def test_abstains_when_nothing_relevant(client: openai.OpenAI, stub: OpenAIStub) -> None:
     before = len(stub.requests)
     completion = client.chat.completions.create(

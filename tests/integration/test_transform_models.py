@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from rag_app.backends.generators.hf_source import DEFAULT_CACHE_DIR
 from rag_app.backends.rerankers.llm import LLMReranker
 from rag_app.config import PipelineConfig
+from rag_app.models import DEFAULT_CACHE_DIR
 from rag_app.pipeline import Pipeline, build_pipeline
 from tests.support.models import require_smollm2
 

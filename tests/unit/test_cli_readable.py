@@ -155,7 +155,7 @@ def test_doctor_fails_on_missing_gguf_and_missing_key(config_file: Path, tmp_pat
     config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
     check = doctor(config_file)["generator usable"]
     assert check == {"check": "generator usable", "ok": "no",
-                     "detail": "$RAG_TEST_NO_SUCH_KEY is not set; export it or put it in .env"}  # fmt: skip
+                     "detail": "$RAG_TEST_NO_SUCH_KEY is not set: export it or add it to .env"}  # fmt: skip
 
 
 def test_doctor_without_generator_says_so(tmp_path: Path) -> None:

@@ -24,9 +24,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
+from rag_app.models import DEFAULT_CACHE_DIR
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_CACHE_DIR = "~/.cache/rag_app/models"
 Quantize = Literal["int8"] | None
 #: Bump when the export or quantization recipe changes (old files are then ignored).
 RECIPE = 1

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag_app.backends import _openai_client
 from rag_app.backends.embedders.hashing import WordTokenizer
-from rag_app.errors import BackendError, ConfigError
+from rag_app.errors import ConfigError
 
 
 class OpenAIEmbedder:
@@ -31,6 +31,10 @@ class OpenAIEmbedder:
     def __init__(self, params: Params, **_: object) -> None:
         self._params = params
         self._client: Any = None
+        self._endpoint = _openai_client.Endpoint(
+            model=params.model, model_setting="embedder.params.model", base_url=params.base_url,
+            api_key_env=params.api_key_env, timeout_s=params.timeout_s, max_retries=params.max_retries,
+        )
 
     @property
     def name(self) -> str:
@@ -60,33 +64,17 @@ class OpenAIEmbedder:
         return self._embed([text])[0]
 
     def _embed(self, batch: list[str]) -> list[list[float]]:
-        import openai
-
         kwargs: dict[str, Any] = {"model": self._params.model, "input": batch}
         if self._params.request_dimensions:
             kwargs["dimensions"] = self._params.dimension
+        client = self._get_client()
         try:
-            response = self._get_client().embeddings.create(**kwargs)
-        except openai.AuthenticationError as exc:
-            raise BackendError(
-                f"embedding server rejected the API key from ${self._params.api_key_env}; set a valid key"
-            ) from exc
-        except openai.APITimeoutError as exc:
-            raise BackendError(
-                f"embedding server did not answer within timeout_s={self._params.timeout_s:g} after "
-                f"{self._params.max_retries} retries; raise timeout_s or check the server"
-            ) from exc
-        except openai.RateLimitError as exc:
-            raise BackendError(
-                f"embedding server rate-limited the request (429) after {self._params.max_retries} retries; "
-                "lower batch_size, raise max_retries, or check the account's quota"
-            ) from exc
-        except openai.APIConnectionError as exc:
-            raise BackendError(
-                f"cannot reach embedding server at {self._params.base_url or 'api.openai.com'}; check base_url"
-            ) from exc
-        except openai.APIError as exc:
-            raise BackendError(f"embedding request failed: {exc}") from exc
+            response = client.embeddings.create(**kwargs)
+        except Exception as exc:
+            translated = _openai_client.translate(exc, self._endpoint)
+            if translated is None:
+                raise
+            raise translated from exc
         vectors = [list(map(float, d.embedding)) for d in sorted(response.data, key=lambda d: d.index)]
         if vectors and len(vectors[0]) != self._params.dimension:
             raise ConfigError(
@@ -97,19 +85,5 @@ class OpenAIEmbedder:
 
     def _get_client(self) -> Any:
         if self._client is None:
-            import openai
-
-            key = os.environ.get(self._params.api_key_env)
-            if not key:
-                if self._params.base_url is None:
-                    raise ConfigError(
-                        f"${self._params.api_key_env} is not set: export it or add it to .env"
-                    )
-                key = "unused"  # local OpenAI-compatible servers often need no key
-            self._client = openai.OpenAI(
-                api_key=key,
-                base_url=self._params.base_url,
-                timeout=self._params.timeout_s,
-                max_retries=self._params.max_retries,
-            )
+            self._client = _openai_client.make_client(self._endpoint)
         return self._client

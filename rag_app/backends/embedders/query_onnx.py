@@ -25,6 +25,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rag_app.models import DEFAULT_CACHE_DIR
+
 logger = logging.getLogger(__name__)
 
 ENV = "RAG_QUERY_ONNX"
@@ -53,7 +55,7 @@ def export_path(model_name: str, model_path: str, cache_dir: str | None, quantiz
             parts.append(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}")
     key = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:12]
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", model_name.strip("/"))[-80:]
-    root = Path(cache_dir or onnx_export.DEFAULT_CACHE_DIR).expanduser() / "onnx"
+    root = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser() / "onnx"
     return root / f"{safe}-{key}" / ("model-int8.onnx" if quantize == "int8" else "model.onnx")
 
 

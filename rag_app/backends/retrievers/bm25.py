@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag_app.atomic import AtomicFile
 from rag_app.errors import ConfigError
 from rag_app.filtering import matches, validate
 from rag_app.types import Chunk, Filter, ScoredChunk
@@ -190,21 +189,15 @@ class BM25Retriever:
         if self._dir is None:
             return
         self._dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=f".{_FILE}-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                header = {"format": _FORMAT, "version": _VERSION, "generation": generation, "chunks": len(self._order)}
-                fh.write(json.dumps(header) + "\n")
-                table = self._table()
-                for cid in self._order:
-                    c = table[cid]
-                    row = {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": c.source,
-                           "text": c.text, "metadata": c.metadata}
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            os.replace(tmp, self._dir / _FILE)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with AtomicFile(self._dir / _FILE, prefix=f".{_FILE}-") as fh:
+            header = {"format": _FORMAT, "version": _VERSION, "generation": generation, "chunks": len(self._order)}
+            fh.write(json.dumps(header) + "\n")
+            table = self._table()
+            for cid in self._order:
+                c = table[cid]
+                row = {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": c.source,
+                       "text": c.text, "metadata": c.metadata}
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def _import_bm25s() -> Any:

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from rag_app.errors import FingerprintMismatchError, InputError
+from rag_app.errors import ConfigError, FingerprintMismatchError, InputError
 from rag_app.readable import fingerprint_difference
 from rag_app.types import Chunk, ScoredChunk
 
@@ -146,6 +146,12 @@ def check_fingerprint(
         raise FingerprintMismatchError(
             f"{where} was {fingerprint_difference(built, requested)}{dims}; {_REBUILD_HINT}"
         )
+
+
+def check_metric(where: str, stored: object, wanted: str, *, fix: str = "re-ingest with --rebuild") -> None:
+    """Raise ConfigError if the collection was built with another distance metric than ``wanted``."""
+    if stored != wanted:
+        raise ConfigError(f"{where} was built with metric {stored}; set metric: {stored} or {fix}")
 
 
 def string_ids(values: Iterable[str], what: str) -> set[str]:

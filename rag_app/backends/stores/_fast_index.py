@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -38,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from rag_app.atomic import AtomicFile
 from rag_app.backends.stores._common import Metric
 from rag_app.backends.stores._fast_columns import Columns
 from rag_app.errors import MissingDependencyError
@@ -432,12 +432,8 @@ class FastIndex:
             header = {"format": _FORMAT, "version": _VERSION, "generation": generation, "dir": name,
                       "dim": self._dim, "metric": self._metric, "slots": n, "live": len(self._slot_of),
                       "kind": self.kind}
-            fd, head_tmp = tempfile.mkstemp(dir=self.folder, prefix=".CURRENT-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            with AtomicFile(self._current(), prefix=".CURRENT-", fsync=True) as fh:
                 json.dump(header, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(head_tmp, self._current())
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

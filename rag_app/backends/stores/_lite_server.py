@@ -44,7 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from rag_app.errors import BackendError, ConfigError
+from rag_app.atomic import AtomicFile
+from rag_app.errors import BackendError, ConfigError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ def _start(path: Path, folder: Path, timeout_s: float) -> ServerInfo:
             return info
         code = proc.poll()
         if code is not None:
-            reason = _first_line(error_file) or f"it exited with status {code}; see {folder / 'server.log'}"
+            reason = _first_line_of(error_file) or f"it exited with status {code}; see {folder / 'server.log'}"
             if "DataDirLocked" in reason or "locked" in reason.lower():
                 raise BackendError(
                     f"Milvus Lite file {path} is open in another process that does not share it; close that "
@@ -294,12 +295,12 @@ def _flocked(lock_file: Path, *, blocking: bool = True) -> Iterator[bool]:
         os.close(fd)  # closing drops the lock
 
 
-def _first_line(path: Path) -> str:
+def _first_line_of(path: Path) -> str:
+    """The first line of a text file ("" when it is empty or cannot be read)."""
     try:
-        text = path.read_text(encoding="utf-8").strip()
+        return first_line(path.read_text(encoding="utf-8"))
     except OSError:
         return ""
-    return text.splitlines()[0] if text else ""
 
 
 # --------------------------------------------------------------------------- server side
@@ -365,9 +366,8 @@ def _serve(data_dir: Path, idle_s: float) -> int:
         port = server.add_insecure_port("127.0.0.1:0")
         server.start()
         info = {"pid": os.getpid(), "port": port, "data_dir": str(data_dir), "started": time.time()}
-        tmp = folder / f".server-{os.getpid()}.json"
-        tmp.write_text(json.dumps(info), encoding="utf-8")
-        os.replace(tmp, folder / "server.json")
+        with AtomicFile(folder / "server.json", prefix=".server-", suffix=".json", file_mode=0o644) as fh:
+            fh.write(json.dumps(info))
         print(f"serving {data_dir} on 127.0.0.1:{port} (pid {os.getpid()})", flush=True)
 
         stopping = threading.Event()

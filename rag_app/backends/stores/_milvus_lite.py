@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rag_app.backends.stores import _lite_server as lite_server
-from rag_app.errors import BackendError, ConfigError
+from rag_app.errors import BackendError, ConfigError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,7 @@ def _locked_elsewhere(path: Path) -> bool:
 
 def error_message(exc: BaseException) -> str:
     """The first line of a pymilvus error's own message (not its ``<MilvusException ...>`` repr)."""
-    text = str(getattr(exc, "message", "") or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return first_line(str(getattr(exc, "message", "") or exc)) or type(exc).__name__
 
 
 # --------------------------------------------------------------------------- engine capabilities

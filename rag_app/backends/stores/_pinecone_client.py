@@ -27,7 +27,7 @@ from pinecone.errors import (
     UnauthorizedError,
 )
 
-from rag_app.errors import BackendError, ConfigError, InputError
+from rag_app.errors import BackendError, ConfigError, InputError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +93,7 @@ def _retryable(exc: BaseException) -> bool:
 
 def message(exc: BaseException) -> str:
     """The first line of an SDK error's own message, with its HTTP status when it has one."""
-    text = str(getattr(exc, "message", "") or exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
+    first = first_line(str(getattr(exc, "message", "") or exc)) or type(exc).__name__
     status = getattr(exc, "status_code", None)
     first = first if len(first) <= 300 else first[:297] + "..."
     return f"HTTP {status}: {first}" if isinstance(status, int) else first

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, replace
@@ -25,10 +24,11 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag_app.atomic import AtomicFile
 from rag_app.backends.stores import _common as common
 from rag_app.backends.stores import _filters as filters_mod
 from rag_app.backends.stores._common import Metric
-from rag_app.errors import BackendError, ConfigError
+from rag_app.errors import BackendError
 from rag_app.types import Chunk, Filter, ScoredChunk
 
 logger = logging.getLogger(__name__)
@@ -102,12 +102,7 @@ class MemoryStore:
             self._load()
             if self._exists:
                 common.check_fingerprint(self._where(), self._fp, self._dim, wanted, dimension)
-                stored_metric = self._stored_metric
-                if stored_metric != self._params.metric:
-                    raise ConfigError(
-                        f"{self._where()} was built with metric {stored_metric}; "
-                        f"set metric: {stored_metric} or re-ingest with --rebuild"
-                    )
+                common.check_metric(self._where(), self._stored_metric, self._params.metric)
             else:
                 self._exists, self._dim, self._fp = True, dimension, wanted
                 self._stored_metric = self._params.metric
@@ -309,13 +304,5 @@ def _stem(path: str | None, base_dir: Path | None) -> Path | None:
 
 
 def _atomic_write(target: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicFile(target, binary=True, fsync=True) as handle:
+        write(handle)

@@ -209,11 +209,7 @@ class MilvusStore:
             common.check_fingerprint(self._where, rows.read_fingerprint(info), stored_dim, wanted, dimension)
             index = self._call("describe_index", client.describe_index, self._name, "vector")
             stored_metric = (index or {}).get("metric_type", self._params.metric)
-            if stored_metric != self._params.metric:
-                raise ConfigError(
-                    f"{self._where} was built with metric {stored_metric}; "
-                    f"set metric: {stored_metric} or re-ingest with --rebuild"
-                )
+            common.check_metric(self._where, stored_metric, self._params.metric)
             if self._params.full_text is not None:
                 rows.check_full_text(self._where, info, self._params.full_text)
         else:

@@ -173,17 +173,15 @@ class PineconeStore:
             )
         stats = self._stats(index)
         metric = (stats.metric or "").lower()
-        if metric and metric != _METRICS[self._params.metric]:
+        if metric:
             stored = {v: k for k, v in _METRICS.items()}.get(metric, metric)
-            raise ConfigError(f"{self._where} was built with metric {stored}; set metric: {stored} or re-ingest "
-                              "into a new index with --rebuild")
+            fix = "re-ingest into a new index with --rebuild"
+            common.check_metric(self._where, stored, self._params.metric, fix=fix)
         record = self._fp_record(index)
         if record is not None:
             stored_dim = int(record.get("dimension", 0))
             common.check_fingerprint(self._where, _json(record.get("fingerprint")), stored_dim, wanted, dimension)
-            if record.get("metric") != self._params.metric:
-                raise ConfigError(f"{self._where} was built with metric {record.get('metric')}; "
-                                  f"set metric: {record.get('metric')} or re-ingest with --rebuild")
+            common.check_metric(self._where, record.get("metric"), self._params.metric)
         else:
             if stats.dimension and int(stats.dimension) != dimension:
                 raise FingerprintMismatchError(
