@@ -7,27 +7,21 @@ browser, writes test-output/e2e/chat.png and test-output/e2e/timings.json.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = REPO / "test-output" / "e2e"
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, REPO, missing, serving, write_config
+
 CORPUS_FILES = [
     "transformers/self-attention.md",
     "transformers/kv-cache.txt",
@@ -35,10 +29,6 @@ CORPUS_FILES = [
     "rag/what-is-rag.md",
 ]
 QUESTION = "How does attention scale with sequence length?"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -59,50 +49,15 @@ WATCH_JS = """() => {
 }"""
 
 
-def _missing() -> str | None:
-    if not CHROMIUM.is_file():
-        return f"{CHROMIUM} is not installed (apt-get install chromium)"
-    for module, extra in (
-        ("playwright", "pip install playwright"),
-        ("streamlit", "pip install 'rag-app[ui]'"),
-        ("sentence_transformers", "pip install 'rag-app[hf]'"),
-        ("milvus_lite", "pip install 'rag-app[milvus]'"),
-    ):
-        if importlib.util.find_spec(module) is None:
-            return f"{module} is not installed ({extra})"
-    return None
-
-
-if (_reason := _missing()) is not None:
+if (_reason := missing((("sentence_transformers", "pip install 'rag-app[hf]'"),
+                         ("milvus_lite", "pip install 'rag-app[milvus]'")))) is not None:  # fmt: skip
     pytest.skip(_reason, allow_module_level=True)
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-from rag_app.cli.ui import streamlit_command  # noqa: E402
 from rag_app.config import load_config  # noqa: E402
 from rag_app.errors import MissingDependencyError  # noqa: E402
 from rag_app.pipeline import build_pipeline  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"streamlit did not answer on {url} within {timeout:.0f} s")
 
 
 @pytest.fixture(scope="module")
@@ -113,12 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     for rel in CORPUS_FILES:
         (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / "data" / "corpus" / rel, corpus / rel)
-    data = yaml.safe_load((REPO / "pipelines" / "local.yaml").read_text(encoding="utf-8"))
-    data["store"]["params"]["uri"] = str(root / "index" / "local.db")
-    data["ingest"]["state_dir"] = str(root / "index")
-    config = root / "pipelines" / "local.yaml"
-    config.parent.mkdir()
-    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    config = write_config(root, "local", base="local")
 
     t0 = time.perf_counter()
     try:
@@ -130,27 +80,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     ingest_s = time.perf_counter() - t0
     assert report.files_failed == 0 and report.chunks_added > 0
 
-    port = _free_port()
-    command = streamlit_command(
-        config, host="127.0.0.1", port=port, uploads_dir=root / "uploads",
-        reports_dir=root / "reports", max_upload_mb=10, browser=False,
-    )  # fmt: skip
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    log = (root / "streamlit.log").open("wb")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, timeout=60)
-        yield {"url": url, "corpus": corpus, "ingest_s": ingest_s, "start_s": time.perf_counter() - t0,
-               "log": root / "streamlit.log"}  # fmt: skip
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with serving(config, root, env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}) as url:
+        yield {"url": url, "corpus": corpus, "ingest_s": ingest_s, "start_s": time.perf_counter() - t0}
 
 
 def _ask(page: Page, question: str, timeout_ms: float) -> dict[str, float]:

@@ -13,28 +13,15 @@ generator): no model, a few seconds per step.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = REPO / "test-output" / "e2e"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, missing, serving, write_config
+
 NESTED = "a-rather-long-folder-name/with-several-levels/of-nesting-that-make/the-path-long"
 DOC = (
     "# Self-attention\n\n"
@@ -55,21 +42,11 @@ DOC = (
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def _missing() -> str | None:
-    if not CHROMIUM.is_file():
-        return f"{CHROMIUM} is not installed (make browser)"
-    for module, extra in (("playwright", "pip install playwright"), ("streamlit", "pip install 'rag-app[ui]'")):
-        if importlib.util.find_spec(module) is None:
-            return f"{module} is not installed ({extra})"
-    return None
-
-
-if (_reason := _missing()) is not None:
+if (_reason := missing()) is not None:
     pytest.skip(_reason, allow_module_level=True)
 
 from playwright.sync_api import Locator, Page, expect, sync_playwright  # noqa: E402
 
-from rag_app.cli.ui import streamlit_command  # noqa: E402
 from rag_app.config import load_config  # noqa: E402
 from rag_app.pipeline import build_pipeline  # noqa: E402
 
@@ -121,28 +98,17 @@ INSIDE_POPOVER_JS = """(path) => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def app_setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("chat-ui")
     doc = root / "docs" / NESTED / "self-attention-notes.md"
     doc.parent.mkdir(parents=True)
     doc.write_text(DOC, encoding="utf-8")
-    data = yaml.safe_load((REPO / "pipelines" / "test.yaml").read_text(encoding="utf-8"))
-    data["store"]["params"]["path"] = str(root / "index" / "memory")
-    data["ingest"]["state_dir"] = str(root / "index")
-    data["chunker"] = {"type": "markdown", "params": {"chunk_size": 40, "chunk_overlap": 0}}  # a paragraph each
-    data["generator"] = {"type": "extractive"}
-    data["answer"] = {"min_score": 0.0}
-    config = root / "pipelines" / "chat-ui.yaml"
-    config.parent.mkdir()
-    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    config = write_config(
+        root, "chat-ui",
+        chunker={"type": "markdown", "params": {"chunk_size": 40, "chunk_overlap": 0}},  # a paragraph each
+        generator={"type": "extractive"}, answer={"min_score": 0.0},
+    )  # fmt: skip
     pipeline = build_pipeline(load_config(config))
     assert pipeline.ingest([root / "docs"]).files_failed == 0
     pipeline.close()
@@ -150,34 +116,10 @@ def app_setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @contextmanager
-def serving(setup: dict[str, Any]) -> Iterator[str]:
+def app(setup: dict[str, Any]) -> Iterator[str]:
     """The app on a fresh port; stopped (the whole process) on exit."""
-    root, port = setup["root"], _free_port()
-    command = streamlit_command(setup["config"], host="127.0.0.1", port=port, uploads_dir=root / "uploads",
-                                reports_dir=root / "reports", max_upload_mb=10)  # fmt: skip
-    log = (root / f"streamlit-{port}.log").open("wb")
-    proc = subprocess.Popen(command, cwd=root, env={**os.environ, "RAG_UI_WARMUP": "0"},
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (root / f"streamlit-{port}.log").read_text(errors="replace")[-2000:]
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, "streamlit did not start"
-                time.sleep(0.2)
+    with serving(setup["config"], setup["root"], env={"RAG_UI_WARMUP": "0"}) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def check_layout(page: Page, name: str) -> None:
@@ -213,7 +155,7 @@ def test_chat_ui_features_in_a_real_browser(app_setup: dict[str, Any]) -> None:
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             page = context.new_page()
-            with serving(app_setup) as url:
+            with app(app_setup) as url:
                 context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
                 open_app(page, url)
                 # 1. example questions on the empty page; one click asks
@@ -280,7 +222,7 @@ def test_chat_ui_features_in_a_real_browser(app_setup: dict[str, Any]) -> None:
                 check_layout(page, "conversations")
 
             # 7. after a restart of the app both are still listed and reopen with their answers
-            with serving(app_setup) as url:
+            with app(app_setup) as url:
                 open_app(page, url)
                 conversations = sidebar_conversations(page)
                 expect(conversations).to_have_count(2)

@@ -11,55 +11,25 @@ the second server must never have been contacted.
 from __future__ import annotations
 
 import http.server
-import importlib.util
-import os
-import socket
-import subprocess
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, missing, serving, write_config
+
 QUESTION = "How do attention beacons grow with sequence length?"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-
-def _missing() -> str | None:
-    if not CHROMIUM.is_file():
-        return f"{CHROMIUM} is not installed (apt-get install chromium)"
-    for module, extra in (("playwright", "pip install playwright"), ("streamlit", "pip install 'rag-app[ui]'")):
-        if importlib.util.find_spec(module) is None:
-            return f"{module} is not installed ({extra})"
-    return None
-
-
-if (_reason := _missing()) is not None:
+if (_reason := missing()) is not None:
     pytest.skip(_reason, allow_module_level=True)
 
 from playwright.sync_api import Request, expect, sync_playwright  # noqa: E402
 
-from rag_app.cli.ui import streamlit_command  # noqa: E402
 from rag_app.config import load_config  # noqa: E402
 from rag_app.pipeline import build_pipeline  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class _Beacon(http.server.BaseHTTPRequestHandler):
@@ -98,44 +68,12 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, beacon: tuple[str, list[st
         f'Other notes <img src="{leak}/html.png"> about <iframe src="{leak}/frame"></iframe> nothing.\n',
         encoding="utf-8",
     )
-    data = yaml.safe_load((REPO / "pipelines" / "test.yaml").read_text(encoding="utf-8"))
-    data["store"]["params"]["path"] = str(root / "index" / "memory")
-    data["ingest"]["state_dir"] = str(root / "index")
-    data["generator"] = {"type": "extractive"}
-    data["answer"] = {"min_score": 0.0}
-    config = root / "pipelines" / "offline.yaml"
-    config.parent.mkdir()
-    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    config = write_config(root, "offline", generator={"type": "extractive"}, answer={"min_score": 0.0})
     pipeline = build_pipeline(load_config(config))
     assert pipeline.ingest([docs]).files_failed == 0
     pipeline.close()
-
-    port = _free_port()
-    command = streamlit_command(config, host="127.0.0.1", port=port, uploads_dir=root / "uploads",
-                                reports_dir=root / "reports", max_upload_mb=10)
-    log = (root / "streamlit.log").open("wb")
-    proc = subprocess.Popen(command, cwd=root, env={**os.environ, "RAG_UI_WARMUP": "0"},
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (root / "streamlit.log").read_text(errors="replace")[-2000:]
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, "streamlit did not start"
-                time.sleep(0.2)
+    with serving(config, root, env={"RAG_UI_WARMUP": "0"}) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_no_request_leaves_the_app_origin(app_url: str, beacon: tuple[str, list[str]]) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -28,6 +27,7 @@ import yaml
 psutil = pytest.importorskip("psutil")
 
 from tests.conftest import fast_config_dict  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,13 +64,6 @@ sys.exit(run_server(command, health_url=sys.argv[4], on_ready=lambda: None, grac
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _gone(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -90,7 +83,7 @@ def _wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 20) ->
 @pytest.mark.parametrize("child", ["stubborn", "polite"])
 def test_sigterm_to_the_ui_process_stops_its_whole_process_group(tmp_path: Path, child: str) -> None:
     pids_file = tmp_path / "pids"
-    health = f"http://127.0.0.1:{_free_port()}/health"  # never answers
+    health = f"http://127.0.0.1:{free_port()}/health"  # never answers
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT, CHILD, child, str(pids_file), health], cwd=REPO, stdin=subprocess.DEVNULL
     )
@@ -135,7 +128,7 @@ def test_sigterm_to_rag_serve_exits_and_releases_the_milvus_lite_file(tmp_path: 
     ingest.ingest([docs])
     ingest.close()
 
-    port = _free_port()
+    port = free_port()
     closed = tmp_path / "closed"
     log = tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if k != "RAG_API_TOKEN"}

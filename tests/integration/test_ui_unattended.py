@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,19 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.net import free_port
+
 pytest.importorskip("streamlit")
 psutil = pytest.importorskip("psutil")
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = ("Email", "Welcome to Streamlit", "Collecting usage statistics", "gatherUsageStats", "skills",
            "privacy-policy", "Traceback")  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _healthy(url: str) -> bool:
@@ -44,7 +38,7 @@ def _healthy(url: str) -> bool:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_rag_ui_runs_unattended_and_stops_with_its_server(tmp_path: Path, stop_signal: int) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     home = tmp_path / "home"
     home.mkdir()

@@ -33,6 +33,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.net import free_port
+
 logger = logging.getLogger(__name__)
 
 _CLONE_NEWNET = 0x40000000
@@ -59,13 +61,6 @@ class RunningServer:
         if self.forwarder is not None:
             self.forwarder.close()
         _stop_group(self.proc)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # --------------------------------------------------------------------------- Milvus 2.3 standalone
