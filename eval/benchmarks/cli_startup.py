@@ -87,7 +87,7 @@ def _latency(config: Path, queries: int) -> dict[str, str]:
             store_times.append(time.perf_counter() - start)
         pipeline.close()
         if mode == "shared":  # frees the file for the in-process pass
-            from rag_app.backends.stores import _lite_server
+            from rag_app.backends.stores.milvus import lite_server as _lite_server
 
             _lite_server.stop(pipeline.config.resolve_path(pipeline.config.store.params["uri"]))
         times.sort()

@@ -137,7 +137,7 @@ def langchain_side(corpus: Path, tmp: Path, threads: int) -> Side:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
     from transformers import AutoTokenizer
 
-    from rag_app.models import resolve_model
+    from rag_app.weights import resolve_model
 
     torch.set_num_threads(threads)
     model = resolve_model(MODEL)
@@ -178,7 +178,7 @@ def llamaindex_side(corpus: Path, threads: int) -> Side:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from transformers import AutoTokenizer
 
-    from rag_app.models import resolve_model
+    from rag_app.weights import resolve_model
 
     torch.set_num_threads(threads)
     model = resolve_model(MODEL)

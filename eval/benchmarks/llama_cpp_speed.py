@@ -38,9 +38,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from rag_app.backends.generators.llama_cpp import LlamaCppGenerator  # noqa: E402
-from rag_app.backends.generators.packaged_gguf import QWEN_05B, QWEN_15B, PackagedGGUF  # noqa: E402
 from rag_app.backends.generators.stops import drain  # noqa: E402
 from rag_app.types import GenerationResult, Message  # noqa: E402
+from rag_app.weights.gguf import QWEN_05B, QWEN_15B, PackagedGGUF  # noqa: E402
 from tests.support.rag_prompt import rag_messages  # noqa: E402
 
 MODELS = {"0.5b": QWEN_05B, "1.5b": QWEN_15B}

@@ -221,7 +221,7 @@ def main() -> None:
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
           f"load {os.getloadavg()[0]:.2f}")
     try:
-        from rag_app.backends.stores import _lite_server
+        from rag_app.backends.stores.milvus import lite_server as _lite_server
 
         mode = "a shared milvus-lite server process" if _lite_server.shared() else "in-process"
     except ImportError:

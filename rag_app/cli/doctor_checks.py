@@ -37,8 +37,8 @@ def _llama_cpp(params: Any, base_dir: Path) -> str:
     """The GGUF file is on this machine (a packaged model: all its parts installed); nothing is joined or loaded."""
     import importlib.util
 
-    from rag_app.backends.generators import packaged_gguf as gguf
     from rag_app.errors import MissingDependencyError
+    from rag_app.weights import gguf
 
     if importlib.util.find_spec("xllamacpp") is None:
         raise MissingDependencyError("xllamacpp", "llama", "generator 'llama_cpp'")

@@ -1,7 +1,7 @@
 """``rag lite status | stop``: the shared Milvus Lite server of a config's local ``.db``.
 
 The first ``rag`` process that opens a local Milvus Lite index starts one
-server for it on 127.0.0.1 (see ``rag_app.backends.stores._lite_server``);
+server for it on 127.0.0.1 (see ``rag_app.backends.stores.milvus.lite_server``);
 the UI, ``rag serve`` and every CLI command then share it. It stops by itself
 a while after the last of them exits; ``rag lite stop`` stops it now.
 """
@@ -34,7 +34,7 @@ def _lite_path(config: Path) -> Path:
 @app.command("status", cls=RagCommand)
 def status(config: ConfigOpt = DEFAULT_CONFIG, as_json: JsonOpt = False) -> None:
     """Whether the shared server of the config's index runs, on which port, for how many processes."""
-    from rag_app.backends.stores import _lite_server
+    from rag_app.backends.stores.milvus import lite_server as _lite_server
 
     with user_errors():
         path = _lite_path(config)
@@ -52,7 +52,7 @@ def status(config: ConfigOpt = DEFAULT_CONFIG, as_json: JsonOpt = False) -> None
 @app.command("stop", cls=RagCommand)
 def stop(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Stop the shared server of the config's index now (processes still using it lose their connection)."""
-    from rag_app.backends.stores import _lite_server
+    from rag_app.backends.stores.milvus import lite_server as _lite_server
 
     with user_errors():
         path = _lite_path(config)

@@ -150,9 +150,6 @@ class Manifest:
             self.interrupted[source] = ids
         self.generation = generation
 
-    def chunk_count(self) -> int:
-        return sum(len(e.chunk_ids) for e in self.sources.values())
-
 
 def _atomic_write_json(target: Path, payload: object, *, indent: int | None) -> None:
     """Write ``payload`` to ``target`` through a temp file + rename; a crash never leaves half a file."""

@@ -29,8 +29,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag_app.protocols import Embedder
+from rag_app.retrieval.cache import LRUCache, embed_cached
 from rag_app.retrieval.fusion import min_max
-from rag_app.retrieval.rerank import LRUCache, embed_cached
 from rag_app.types import ScoredChunk
 
 STAGE = "mmr"

@@ -28,7 +28,7 @@ from rag_app import registry
 from rag_app.errors import ConfigError, one_line
 from rag_app.generation.templates import load_task_template
 from rag_app.protocols import Generator
-from rag_app.retrieval.rerank import LRUCache
+from rag_app.retrieval.cache import LRUCache
 
 if TYPE_CHECKING:
     from rag_app.config import QueryTransformConfig

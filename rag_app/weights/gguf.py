@@ -25,7 +25,7 @@ from pathlib import Path
 
 from rag_app.atomic import AtomicFile
 from rag_app.errors import BackendError, ConfigError, MissingDependencyError
-from rag_app.models import DEFAULT_CACHE_DIR
+from rag_app.weights import DEFAULT_CACHE_DIR
 
 logger = logging.getLogger(__name__)
 

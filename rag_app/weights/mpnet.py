@@ -21,7 +21,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-from rag_app.models import DEFAULT_CACHE_DIR
+from rag_app.weights import DEFAULT_CACHE_DIR
 
 logger = logging.getLogger(__name__)
 

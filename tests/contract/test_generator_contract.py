@@ -19,9 +19,9 @@ import pytest
 
 from rag_app import registry
 from rag_app.backends.generators.stops import drain
-from rag_app.models import DEFAULT_CACHE_DIR
 from rag_app.protocols import Generator
 from rag_app.types import GenerationResult, Message
+from rag_app.weights import DEFAULT_CACHE_DIR
 
 KEY_ENV = "RAG_TEST_CONTRACT_CHAT_KEY"
 CACHE = os.environ.get("RAG_TEST_MODEL_CACHE", DEFAULT_CACHE_DIR)
@@ -74,7 +74,7 @@ def _hf_local(request: pytest.FixtureRequest) -> Generator:
 
 def _llama_cpp(request: pytest.FixtureRequest) -> Generator:
     pytest.importorskip("xllamacpp", reason="llama.cpp bindings missing: pip install 'rag-app[llama]'")
-    from rag_app.backends.generators.packaged_gguf import QWEN_05B
+    from rag_app.weights.gguf import QWEN_05B
 
     if any(importlib.util.find_spec(f"{QWEN_05B.module}{i}") is None for i in range(1, QWEN_05B.parts + 1)):
         pytest.skip(f"packaged model missing: {QWEN_05B.pip_command()}")

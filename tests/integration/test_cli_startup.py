@@ -69,7 +69,7 @@ def test_search_does_not_load_the_generator(config: Path) -> None:
 
 def test_search_embeds_the_query_without_torch_once_exported(config: Path) -> None:
     from rag_app.backends.embedders import onnx_export, query_onnx
-    from rag_app.models import resolve_model
+    from rag_app.weights import resolve_model
 
     model = "sentence-transformers/all-MiniLM-L6-v2"
     path = resolve_model(model)
@@ -84,7 +84,7 @@ def test_onnx_query_vectors_match_sentence_transformers() -> None:
     import numpy as np
 
     from rag_app.backends.embedders import query_onnx
-    from rag_app.models import load_sentence_transformers, resolve_model
+    from rag_app.weights import load_sentence_transformers, resolve_model
 
     model = "sentence-transformers/all-MiniLM-L6-v2"
     path = resolve_model(model)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rag_app.backends.stores._fast_index import FastIndex
+from rag_app.backends.stores.milvus.fast_index import FastIndex
 from rag_app.config import load_config
 from rag_app.ingest.crashpoints import ENV
 from rag_app.pipeline import Pipeline, build_pipeline

@@ -21,8 +21,8 @@ from rag_app.backends.generators.hf_local import HFLocalGenerator
 from rag_app.backends.generators.hf_source import MARKER
 from rag_app.generation import build_messages, parse_citations
 from rag_app.generation.templates import load_template
-from rag_app.models import DEFAULT_CACHE_DIR
 from rag_app.types import Chunk, Message, ScoredChunk
+from rag_app.weights import DEFAULT_CACHE_DIR
 from tests.conftest import CORPUS
 from tests.support.models import require_smollm2
 

@@ -22,7 +22,7 @@ from tests.conftest import REPO, fast_config_dict
 pytest.importorskip("milvus_lite")
 pytest.importorskip("fcntl")
 
-from rag_app.backends.stores import _lite_server
+from rag_app.backends.stores.milvus import lite_server as _lite_server
 
 CLI = "from rag_app.cli import run; run()"
 

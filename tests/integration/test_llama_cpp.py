@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from rag_app.backends.generators.llama_cpp import LlamaCppGenerator
-from rag_app.backends.generators.packaged_gguf import MARKER_SUFFIX, QWEN_05B
 from rag_app.backends.generators.stops import drain
 from rag_app.errors import BackendError, ConfigError, InputError
-from rag_app.models import DEFAULT_CACHE_DIR
 from rag_app.types import GenerationResult, Message
+from rag_app.weights import DEFAULT_CACHE_DIR
+from rag_app.weights.gguf import MARKER_SUFFIX, QWEN_05B
 from tests.support.rag_prompt import rag_messages
 
 pytest.importorskip("xllamacpp", reason="llama.cpp bindings missing: pip install 'rag-app[llama]'")

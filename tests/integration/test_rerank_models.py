@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def _mpnet_installed() -> bool:
     try:
-        from rag_app.packaged_mpnet import part_files
+        from rag_app.weights.mpnet import part_files
 
         part_files()
     except ImportError:

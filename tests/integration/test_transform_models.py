@@ -15,8 +15,8 @@ import pytest
 
 from rag_app.backends.rerankers.llm import LLMReranker
 from rag_app.config import PipelineConfig
-from rag_app.models import DEFAULT_CACHE_DIR
 from rag_app.pipeline import Pipeline, build_pipeline
+from rag_app.weights import DEFAULT_CACHE_DIR
 from tests.support.models import require_smollm2
 
 require_smollm2()

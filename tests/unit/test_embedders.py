@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag_app import registry
-from rag_app.models import resolve_model
+from rag_app.weights import resolve_model
 
 
 def test_hashing_embedder_is_deterministic_normalised_and_lexical() -> None:

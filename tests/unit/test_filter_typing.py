@@ -65,7 +65,7 @@ def test_recorded_types_type_other_metadata_and_unknown_fields_are_left_alone() 
 
 
 def test_pinecone_translation_gets_numbers() -> None:
-    records = pytest.importorskip("rag_app.backends.stores._pinecone_records", reason="pinecone not installed")
+    records = pytest.importorskip("rag_app.backends.stores.pinecone.records", reason="pinecone not installed")
     assert records.filter_json(validate([F("page", "gte", "2")])) == {"page": {"$gte": 2}}
     assert records.filter_json(validate([F("page", "in", ["1", "3"])])) == {"page": {"$in": [1, 3]}}
 

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from rag_app.backends.rerankers.bi_encoder import BiEncoderReranker
 from rag_app.backends.rerankers.cross_encoder import CrossEncoderReranker
-from rag_app.retrieval.rerank import LRUCache, apply_rerank_scores, content_key, rerank_head
+from rag_app.retrieval.cache import LRUCache, content_key
+from rag_app.retrieval.rerank import apply_rerank_scores, rerank_head
 from rag_app.types import Chunk, ScoredChunk
 
 

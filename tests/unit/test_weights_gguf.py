@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from rag_app.backends.generators import packaged_gguf
 from rag_app.backends.generators.llama_cpp import LlamaCppGenerator
-from rag_app.backends.generators.packaged_gguf import (
+from rag_app.errors import BackendError, ConfigError, MissingDependencyError
+from rag_app.registry import create, validate_params
+from rag_app.weights import gguf as packaged_gguf
+from rag_app.weights.gguf import (
     MARKER_SUFFIX,
     QWEN_05B,
     QWEN_15B,
@@ -23,8 +25,6 @@ from rag_app.backends.generators.packaged_gguf import (
     packaged_file,
     resolve_gguf,
 )
-from rag_app.errors import BackendError, ConfigError, MissingDependencyError
-from rag_app.registry import create, validate_params
 
 PIECES = [b"GGUF" + b"a" * 96, b"b" * 100, b"c" * 37]
 WHOLE = b"".join(PIECES)

@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from rag_app.models import DEFAULT_CACHE_DIR
+from rag_app.weights import DEFAULT_CACHE_DIR
 
 logger = logging.getLogger(__name__)
 

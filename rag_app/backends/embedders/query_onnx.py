@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from rag_app.models import DEFAULT_CACHE_DIR
+from rag_app.weights import DEFAULT_CACHE_DIR
 
 logger = logging.getLogger(__name__)
 

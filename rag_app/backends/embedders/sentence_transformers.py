@@ -24,7 +24,7 @@ from rag_app.backends.embedders import query_onnx
 from rag_app.backends.embedders.hf_tokenizer import HFTokenCounter
 from rag_app.backends.embedders.onnx_encoder import OnnxEncoder, TokenStats
 from rag_app.errors import BackendError, ConfigError, MissingDependencyError
-from rag_app.models import load_error_message, load_sentence_transformers, resolve_model
+from rag_app.weights import load_error_message, load_sentence_transformers, resolve_model
 
 logger = logging.getLogger(__name__)
 

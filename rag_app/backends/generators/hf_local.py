@@ -26,9 +26,9 @@ from rag_app.backends.generators.hf_source import (
 )
 from rag_app.backends.generators.stops import cut_at_stop, filter_stream
 from rag_app.errors import BackendError, ConfigError, InputError, one_line
-from rag_app.models import DEFAULT_CACHE_DIR
 from rag_app.quiet import gguf_conversion_bar
 from rag_app.types import GenerationResult, Message, TextStream
+from rag_app.weights import DEFAULT_CACHE_DIR
 
 logger = logging.getLogger(__name__)
 

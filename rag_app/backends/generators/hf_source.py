@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from rag_app.errors import BackendError, one_line
-from rag_app.models import resolve_model
 from rag_app.quiet import gguf_conversion_bar
+from rag_app.weights import resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def resolve_source(model: str, gguf_file: str | None, base_dir: Path | None = No
 
     A hub id with a packaged GGUF (and no ``gguf_file`` given) resolves to the
     installed package's folder; a path to a ``.gguf`` file is split into
-    folder + file; anything else goes through ``rag_app.models.resolve_model``.
+    folder + file; anything else goes through ``rag_app.weights.resolve_model``.
     """
     if gguf_file is None and model in PACKAGED_GGUF:
         package, filename = PACKAGED_GGUF[model]

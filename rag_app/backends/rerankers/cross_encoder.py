@@ -24,9 +24,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag_app.errors import BackendError
-from rag_app.models import load_sentence_transformers
 from rag_app.retrieval.rerank import rerank_head
 from rag_app.types import ScoredChunk
+from rag_app.weights import load_sentence_transformers
 
 logger = logging.getLogger(__name__)
 

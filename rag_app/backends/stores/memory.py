@@ -24,9 +24,9 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag_app import filtering as filters_mod
 from rag_app.atomic import AtomicFile
 from rag_app.backends.stores import _common as common
-from rag_app.backends.stores import _filters as filters_mod
 from rag_app.backends.stores._common import Metric
 from rag_app.errors import BackendError
 from rag_app.types import Chunk, Filter, ScoredChunk

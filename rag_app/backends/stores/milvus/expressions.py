@@ -12,10 +12,10 @@ import re
 from collections.abc import Sequence
 
 from rag_app.errors import InputError
-from rag_app.filtering import FIELD_NAME, TYPED_FIELDS, Scalar, is_finite_number, matches, validate
+from rag_app.filtering import FIELD_NAME, TYPED_FIELDS, Scalar, is_finite_number
 from rag_app.types import Filter
 
-__all__ = ["matches", "milvus_expr", "milvus_field", "milvus_literal", "validate"]
+__all__ = ["milvus_expr", "milvus_field", "milvus_literal"]
 
 _MILVUS_OPS = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}

@@ -39,7 +39,7 @@ import numpy as np
 
 from rag_app.atomic import AtomicFile
 from rag_app.backends.stores._common import Metric
-from rag_app.backends.stores._fast_columns import Columns
+from rag_app.backends.stores.milvus.fast_columns import Columns
 from rag_app.errors import MissingDependencyError
 from rag_app.types import Chunk, Filter
 

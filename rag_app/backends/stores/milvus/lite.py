@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rag_app.backends.stores import _lite_server as lite_server
+from rag_app.backends.stores.milvus import lite_server
 from rag_app.errors import BackendError, ConfigError, first_line
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ A Milvus Lite data directory can be open in one process only (its ``LOCK``
 file), so the UI, ``rag serve`` and CLI commands could not use the same local
 index at once. Instead of opening the directory in-process, each process asks
 :func:`acquire` for the URI of a small server process bound to 127.0.0.1 on a
-free port (``python -m rag_app.backends.stores._lite_server``), started on
+free port (``python -m rag_app.backends.stores.milvus.lite_server``), started on
 demand by the first process and reused by the later ones.
 
 Everything lives in a state folder beside the data directory,
@@ -182,7 +182,7 @@ def _start(path: Path, folder: Path, timeout_s: float) -> ServerInfo:
     with contextlib.suppress(FileNotFoundError):
         error_file.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "rag_app.backends.stores._lite_server", "--data-dir", str(path)]
+    command = [sys.executable, "-m", "rag_app.backends.stores.milvus.lite_server", "--data-dir", str(path)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(folder / "server.log", "ab") as log:
         proc = subprocess.Popen(

@@ -32,12 +32,12 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymilvus import MilvusClient, MilvusException
 
+from rag_app import filtering
 from rag_app.backends.stores import _common as common
-from rag_app.backends.stores import _fast_index as fast
-from rag_app.backends.stores import _filters as filters_mod
-from rag_app.backends.stores import _milvus_lite as lite
-from rag_app.backends.stores import _milvus_rows as rows
 from rag_app.backends.stores._common import Metric
+from rag_app.backends.stores.milvus import expressions as filters_mod
+from rag_app.backends.stores.milvus import fast_index as fast
+from rag_app.backends.stores.milvus import lite, rows
 from rag_app.errors import BackendError, ConfigError
 from rag_app.types import Chunk, Filter, ScoredChunk
 
@@ -314,11 +314,11 @@ class MilvusStore:
         self._require_open()
         common.check_top_k(top_k)
         query = common.query_vector(vector, self._dim).tolist()
-        expr = filters_mod.milvus_expr(filters_mod.validate(filters))
+        expr = filters_mod.milvus_expr(filtering.validate(filters))
         if expr is None:
             return []
         if self._fast is not None:
-            return self._fast_search(query, top_k, filters_mod.validate(filters))
+            return self._fast_search(query, top_k, filtering.validate(filters))
         params = {"metric_type": self._params.metric, "params": dict(self._params.search_params)}
         return self._ranked("vector", query, params, expr, top_k)
 
@@ -335,7 +335,7 @@ class MilvusStore:
                 "and re-ingest with --rebuild"
             )
         common.check_top_k(top_k)
-        expr = filters_mod.milvus_expr(filters_mod.validate(filters))
+        expr = filters_mod.milvus_expr(filtering.validate(filters))
         if expr is None or not query.strip():
             return []
         if self._unflushed and lite.is_lite(self._server_version()):

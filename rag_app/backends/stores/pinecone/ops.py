@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from rag_app.backends.stores import _pinecone_records as records
+from rag_app.backends.stores.pinecone import records
 from rag_app.types import Chunk
 
 LIST_PAGE = 100  # Pinecone's largest list page; also used as the fetch batch (ids travel in the URL)

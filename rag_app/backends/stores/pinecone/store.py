@@ -27,12 +27,11 @@ from typing import Any, ClassVar
 from pinecone import Pinecone, ServerlessSpec
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag_app import filtering as filters_mod
 from rag_app.backends.stores import _common as common
-from rag_app.backends.stores import _filters as filters_mod
-from rag_app.backends.stores import _pinecone_ops as ops
-from rag_app.backends.stores import _pinecone_records as records
 from rag_app.backends.stores._common import Metric
-from rag_app.backends.stores._pinecone_client import NotFoundError, Retrying
+from rag_app.backends.stores.pinecone import ops, records
+from rag_app.backends.stores.pinecone.client import NotFoundError, Retrying
 from rag_app.errors import BackendError, ConfigError, FingerprintMismatchError, InputError
 from rag_app.types import Chunk, Filter, ScoredChunk
 
