@@ -16,6 +16,7 @@ import pytest
 
 from rag_app import registry
 from rag_app.protocols import Embedder, TokenCounter
+from tests.support.contract import backend_param, openai_stub_env
 
 KEY_ENV = "RAG_TEST_CONTRACT_EMBED_KEY"
 
@@ -74,20 +75,11 @@ BACKENDS: dict[str, EmbedderBackend] = {
 }
 
 
-def _param(name: str) -> object:
-    backend = BACKENDS.get(name)
-    marks = [pytest.mark.slow] if backend is not None and backend.slow else []
-    return pytest.param(name, id=name, marks=marks)
-
-
 @pytest.fixture(scope="module")
 def openai_stub_url() -> Iterator[str]:
     """The OpenAI-wire stub's ``/v1`` URL, with its API key in ``KEY_ENV``, for the module."""
-    from tests.support.openai_stub import OpenAIStub
-
-    with OpenAIStub() as stub, pytest.MonkeyPatch.context() as mp:
-        mp.setenv(KEY_ENV, stub.api_key)
-        yield stub.base_url
+    with openai_stub_env(KEY_ENV) as url:
+        yield url
 
 
 @dataclass
@@ -97,7 +89,7 @@ class Built:
     semantic: bool
 
 
-@pytest.fixture(scope="module", params=[_param(n) for n in registry.names("embedder")])
+@pytest.fixture(scope="module", params=[backend_param(n, BACKENDS) for n in registry.names("embedder")])
 def built(request: pytest.FixtureRequest) -> Built:
     """One embedder per registered name, built once per module."""
     name: str = request.param

@@ -22,6 +22,7 @@ from rag_app.backends.generators.stops import drain
 from rag_app.protocols import Generator
 from rag_app.types import GenerationResult, Message
 from rag_app.weights import DEFAULT_CACHE_DIR
+from tests.support.contract import backend_param, mark_known_violations, openai_stub_env
 
 KEY_ENV = "RAG_TEST_CONTRACT_CHAT_KEY"
 CACHE = os.environ.get("RAG_TEST_MODEL_CACHE", DEFAULT_CACHE_DIR)
@@ -96,21 +97,11 @@ BACKENDS: dict[str, GeneratorBackend] = {
 VIOLATIONS: dict[tuple[str, str], str] = {}
 
 
-def _param(name: str) -> object:
-    backend = BACKENDS.get(name)
-    marks = [pytest.mark.slow] if backend is not None and backend.slow else []
-    return pytest.param(name, id=name, marks=marks)
-
-
 @pytest.fixture(scope="module")
 def openai_stub_url() -> Iterator[str]:
     """The OpenAI-wire stub's ``/v1`` URL, with its API key in ``KEY_ENV``, for the module."""
-    from tests.support.openai_stub import OpenAIStub
-
-    with OpenAIStub() as stub, pytest.MonkeyPatch.context() as mp:
-        stub.behaviour.reply = STUB_REPLY
-        mp.setenv(KEY_ENV, stub.api_key)
-        yield stub.base_url
+    with openai_stub_env(KEY_ENV, STUB_REPLY) as url:
+        yield url
 
 
 @dataclass
@@ -119,7 +110,7 @@ class Built:
     gen: Generator
 
 
-@pytest.fixture(scope="module", params=[_param(n) for n in registry.names("generator")])
+@pytest.fixture(scope="module", params=[backend_param(n, BACKENDS) for n in registry.names("generator")])
 def built(request: pytest.FixtureRequest) -> Built:
     """One generator per registered name, built once per module."""
     name: str = request.param
@@ -132,12 +123,7 @@ def built(request: pytest.FixtureRequest) -> Built:
 @pytest.fixture(autouse=True)
 def _known_violations(request: pytest.FixtureRequest) -> None:
     """Marks a (backend, test) pair listed in VIOLATIONS as a strict expected failure."""
-    if "built" not in request.fixturenames:
-        return
-    name = request.node.callspec.params.get("built")
-    reason = VIOLATIONS.get((name, request.node.originalname))
-    if reason:
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=f"{name}: {reason}"))
+    mark_known_violations(request, "built", VIOLATIONS)
 
 
 def _result_ok(result: object) -> GenerationResult:

@@ -20,6 +20,7 @@ from rag_app import registry
 from rag_app.protocols import Reranker
 from rag_app.types import Chunk, ScoredChunk
 from rag_app.weights import DEFAULT_CACHE_DIR
+from tests.support.contract import mark_known_violations
 
 CACHE = os.environ.get("RAG_TEST_MODEL_CACHE", DEFAULT_CACHE_DIR)
 
@@ -109,12 +110,7 @@ VIOLATIONS: dict[tuple[str, str], str] = {
 @pytest.fixture(autouse=True)
 def _known_violations(request: pytest.FixtureRequest) -> None:
     """Marks a (backend, test) pair listed in VIOLATIONS as a strict expected failure."""
-    if "reranker" not in request.fixturenames:
-        return
-    name = request.node.callspec.params.get("reranker")
-    reason = VIOLATIONS.get((name, request.node.originalname))
-    if reason:
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=f"{name}: {reason}"))
+    mark_known_violations(request, "reranker", VIOLATIONS)
 
 
 @pytest.fixture(

@@ -22,6 +22,7 @@ from rag_app.pipeline import Pipeline, build_pipeline
 from rag_app.protocols import Retriever
 from rag_app.types import Filter, ScoredChunk
 from tests.conftest import fast_config_dict
+from tests.support.contract import backend_param
 
 # file -> text; every file mentions "retrieval", so a query with it matches all of them lexically
 DOCS = {
@@ -60,12 +61,6 @@ BACKENDS: dict[str, RetrieverBackend] = {
 }
 
 
-def _param(name: str) -> object:
-    backend = BACKENDS.get(name)
-    marks = [pytest.mark.slow] if backend is not None and backend.slow else []
-    return pytest.param(name, id=name, marks=marks)
-
-
 def make_pipeline(name: str, tmp: Path) -> Pipeline:
     """A pipeline whose only retriever is ``name``, writing under ``tmp``."""
     backend = BACKENDS.get(name)
@@ -95,7 +90,7 @@ class Ingested:
         return (self.docs / file).resolve().as_posix()
 
 
-@pytest.fixture(scope="module", params=[_param(n) for n in registry.names("retriever")])
+@pytest.fixture(scope="module", params=[backend_param(n, BACKENDS) for n in registry.names("retriever")])
 def ingested(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingested]:
     """One pipeline per retriever with ``DOCS`` ingested, shared by the module."""
     name: str = request.param
@@ -172,7 +167,7 @@ def test_filters_on_source_and_doc_id_are_respected(ingested: Ingested) -> None:
     assert r.retrieve(QUERY, depth=10, filters=[Filter("source", "eq", "nowhere.md")]) == []
 
 
-@pytest.mark.parametrize("name", [_param(n) for n in registry.names("retriever")])
+@pytest.mark.parametrize("name", [backend_param(n, BACKENDS) for n in registry.names("retriever")])
 def test_empty_collection_returns_nothing(name: str, tmp_path: Path) -> None:
     """A retriever answers ``[]`` once every document has been deleted again."""
     pipeline = make_pipeline(name, tmp_path)
