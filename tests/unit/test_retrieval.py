@@ -81,6 +81,29 @@ def test_bm25_persists_and_applies_deletes(tmp_path: Path) -> None:
     assert [h.chunk.chunk_id for h in _bm25(tmp_path).retrieve("gradient", depth=5)] == ["b:00000"]
 
 
+def test_a_reader_follows_another_writers_commits_without_a_rebuild(tmp_path: Path) -> None:
+    writer, reader = _bm25(tmp_path), _bm25(tmp_path)  # two processes' views of one index folder
+    writer.on_upsert([Chunk("a:00000", "a", "a", "gradient descent steps")])
+    writer.commit(1)
+    assert reader.generation() == 1 and [h.chunk.chunk_id for h in reader.retrieve("gradient", depth=5)] == ["a:00000"]
+    writer.on_upsert([Chunk("b:00000", "b", "b", "gradient noise and momentum")])
+    writer.on_delete(["a:00000"])
+    writer.commit(2)
+    assert reader.generation() == 2  # re-read from the committed file: the pipeline's sync sees no drift
+    assert reader.size() == 1
+    assert [h.chunk.chunk_id for h in reader.retrieve("gradient momentum", depth=5)] == ["b:00000"]
+
+
+def test_uncommitted_changes_are_not_replaced_by_the_file(tmp_path: Path) -> None:
+    bm25, other = _bm25(tmp_path), _bm25(tmp_path)
+    bm25.on_upsert([Chunk("a:00000", "a", "a", "gradient descent")])
+    bm25.commit(1)
+    bm25.on_upsert([Chunk("b:00000", "b", "b", "gradient noise")])  # pending in this process
+    other.on_upsert([Chunk("c:00000", "c", "c", "other text")])
+    other.commit(2)
+    assert bm25.size() == 2  # its own pending upsert stays until it commits
+
+
 def test_bm25_stemming_is_configurable(tmp_path: Path) -> None:
     chunks = [Chunk("a:00000", "a", "a", "the models were scaling"), Chunk("b:00000", "b", "b", "other text here")]
     stemmed, plain = _bm25(tmp_path / "s"), _bm25(tmp_path / "p", stemmer=None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -57,6 +58,7 @@ class BM25Retriever:
         self._model: Any = None
         self._dirty = False
         self._generation: int | None = None
+        self._stamp: tuple[int, int, int] | None = None  # the file as last read or written
         self._lock = threading.RLock()
 
     # ---- ingestion side ---------------------------------------------------
@@ -159,14 +161,32 @@ class BM25Retriever:
         self._model = model
 
     def _table(self) -> dict[str, Chunk]:
+        """The chunks, re-read when another process committed a newer index (a ``stat`` per call otherwise).
+
+        Reading the committed file is what lets a reader (the UI, ``rag serve``) follow another
+        process's ingest without rebuilding the index from ``VectorStore.export()``.
+        """
+        if self._chunks is not None and not self._dirty and self._stamp != self._disk_stamp():
+            logger.info("the bm25 index in %s changed on disk; reloading it", self._dir)
+            self._chunks, self._model = None, None
         if self._chunks is None:
             self._chunks = self._load_chunks()
         return self._chunks
+
+    def _disk_stamp(self) -> tuple[int, int, int] | None:
+        if self._dir is None:
+            return None
+        try:
+            st = os.stat(self._dir / _FILE)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _load_chunks(self) -> dict[str, Chunk]:
         """The persisted chunks (sets the generation); an unreadable file counts as empty, generation unknown."""
         path = self._dir / _FILE if self._dir else None
         self._generation = None
+        self._stamp = self._disk_stamp()  # before reading: a commit while we read is seen next time
         if path is None or not path.exists():
             return {}
         table: dict[str, Chunk] = {}
@@ -198,6 +218,7 @@ class BM25Retriever:
                 row = {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": c.source,
                        "text": c.text, "metadata": c.metadata}
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._stamp = self._disk_stamp()
 
 
 def _import_bm25s() -> Any:
