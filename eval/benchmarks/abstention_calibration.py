@@ -24,7 +24,7 @@ import os
 import platform
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sklearn.metrics import roc_auc_score
@@ -84,6 +84,18 @@ def load(path: Path) -> list[Row]:
     return rows
 
 
+def with_judge_scores(rows: list[Row], path: Path, cue: str) -> list[Row]:
+    """``rows`` with P(answerable) taken from a judge_cues.py scores file (by question id)."""
+    scores = {}
+    for line in path.open(encoding="utf-8"):
+        data = json.loads(line)
+        scores[data["id"]] = (data["p_yes"] or {}).get(cue)
+    missing = [r.id for r in rows if r.id not in scores]
+    if missing:
+        raise SystemExit(f"{path} has no score for {len(missing)} question(s), e.g. {missing[0]}")
+    return [replace(r, p_answerable=scores[r.id]) for r in rows]
+
+
 def score(rows: list[Row], threshold: float, rule: bool) -> dict[str, float]:
     answerable = [r for r in rows if r.answerable]
     unanswerable = [r for r in rows if not r.answerable]
@@ -103,11 +115,17 @@ def main() -> int:
     parser.add_argument("report", type=Path, help="an answer report folder (or its answers.jsonl)")
     parser.add_argument("--thresholds", type=lambda text: tuple(float(t) for t in text.split(",")),
                         default=THRESHOLDS, help=f"judge thresholds to try (default: {','.join(map(str, THRESHOLDS))})")
+    parser.add_argument("--judge-scores", type=Path, default=None,
+                        help="eval/benchmarks/judge_cues.py --out file: use its P(Yes) instead of the recorded judge's")
+    parser.add_argument("--cue", default="default", help="which cue of --judge-scores to use")
     args = parser.parse_args()
     path = args.report / "answers.jsonl" if args.report.is_dir() else args.report
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     rows = load(path)
+    if args.judge_scores is not None:
+        rows = with_judge_scores(rows, args.judge_scores, args.cue)
+        print(f"judge: cue {args.cue!r} from {args.judge_scores}")
     counts = Counter(r.kind for r in rows if not r.answerable)
     print(f"answers: {len(rows)} ({sum(r.answerable for r in rows)} answerable; unanswerable: {dict(counts)})")
     judged = [r for r in rows if r.p_answerable is not None and not r.abstained]

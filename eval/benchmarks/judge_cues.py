@@ -1,0 +1,134 @@
+"""Which yes/no cue lets the generator's judge tell answerable questions from unanswerable ones.
+
+For every gold question (eval/datasets/handbook-answers) the default pipeline
+(pipelines/local.yaml, its index in a temporary folder) retrieves and builds
+the answer prompt exactly as ``rag ask`` does; questions the retrieval floor
+already refuses are counted as abstained. Each candidate cue is then appended
+as the judge's question and P(Yes) read from llama.cpp's next-token
+distribution (the prompt prefix is served from the KV cache, so extra cues cost
+a few tokens each). Per cue: the AUC of P(Yes) for answerable vs unanswerable
+questions past the floor, and the abstention / false abstention / per-kind
+abstention at the threshold with the most abstention and at most 10% of
+answerable questions refused.
+
+    .venv/bin/python eval/benchmarks/judge_cues.py [--limit N] [--cues default,premise] [--out scores.jsonl]
+
+``--out`` writes each question's P(Yes) per cue; ``abstention_calibration.py --judge-scores``
+reads it to score a cue on an answer run's recorded answers (correct, cited ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+from sklearn.metrics import roc_auc_score
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from rag_app.config import parse_config  # noqa: E402
+from rag_app.evaluation.answers import read_questions  # noqa: E402
+from rag_app.generation.abstain import answerable_probability, should_abstain  # noqa: E402
+from rag_app.generation.prompt import build_messages  # noqa: E402
+from rag_app.pipeline import build_pipeline  # noqa: E402
+
+CUES = {
+    "default": "Do the sources above contain the answer to the question? Answer Yes or No.",
+    "stated": "Do the sources above state the specific fact the question asks for? Answer Yes or No.",
+    "every-detail": (
+        "Is every detail the question asks about stated in the sources above, so the question can be "
+        "answered from them alone? Answer Yes or No."
+    ),
+    "premise": (
+        "Do the sources above support the question's assumptions and state its answer? Answer Yes or No."
+    ),
+}
+MAX_FALSE = 0.10
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--cues", default=",".join(CUES), help=f"cue names to try (default: {','.join(CUES)})")
+    parser.add_argument("--out", type=Path, default=None, help="write each question's P(Yes) per cue (JSONL)")
+    args = parser.parse_args()
+    cues = {name: CUES[name] for name in args.cues.split(",")}
+    print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    corpus = REPO / "data" / "corpus"
+    questions = read_questions(REPO / "eval" / "datasets" / "handbook-answers" / "questions.jsonl", corpus)
+    questions = questions[: args.limit] if args.limit else questions
+    with tempfile.TemporaryDirectory() as tmp:
+        data = yaml.safe_load((REPO / "pipelines" / "local.yaml").read_text(encoding="utf-8"))
+        data["store"]["params"]["uri"] = str(Path(tmp) / "judge.db")
+        data["ingest"]["state_dir"] = tmp
+        config = parse_config(data, base_dir=REPO / "pipelines", origin="pipelines/local.yaml")
+        pipeline = build_pipeline(config)
+        pipeline.ingest([corpus])
+        generator, answer = pipeline.generator, config.answer
+        assert generator is not None
+        rows: list[tuple[bool, str, dict[str, float] | None]] = []
+        ids: list[str] = []
+        started = time.perf_counter()
+        for gold in questions:
+            ids.append(gold.id)
+            hits = pipeline.search(gold.question)
+            if should_abstain(hits, answer.min_score, dense=True):
+                rows.append((gold.answerable, gold.kind, None))
+                continue
+            messages, _ = build_messages(
+                gold.question, hits, template=pipeline.template, count_tokens=generator.count_tokens,
+                context_budget_tokens=answer.context_budget_tokens, excerpt_tokens=answer.excerpt_tokens,
+            )  # fmt: skip
+            scores = {name: answerable_probability(generator, messages, cue) for name, cue in cues.items()}
+            rows.append((gold.answerable, gold.kind, {k: (v if v is not None else 1.0) for k, v in scores.items()}))
+        seconds = time.perf_counter() - started
+        pipeline.close()
+    if args.out is not None:
+        with args.out.open("w", encoding="utf-8") as fh:
+            for qid, (answerable, kind, scores) in zip(ids, rows, strict=True):
+                fh.write(json.dumps({"id": qid, "answerable": answerable, "kind": kind, "p_yes": scores}) + "\n")
+        print(f"per-question scores: {args.out}")
+    kinds = Counter(kind for answerable, kind, _ in rows if not answerable)
+    floor = sum(1 for _, _, s in rows if s is None)
+    print(f"questions: {len(rows)} ({sum(a for a, _, _ in rows)} answerable), {floor} refused by the floor, "
+          f"{seconds:.0f} s for retrieval + all cues")
+    print()
+    print("| cue | AUC | threshold | abstention | false abstention | " + " | ".join(sorted(kinds)) + " |")
+    print("|---|---:|---:|---:|---:|" + "---:|" * len(kinds))
+    for name in cues:
+        judged = [(a, s[name]) for a, _, s in rows if s is not None]
+        auc = roc_auc_score([a for a, _ in judged], [p for _, p in judged])
+        best: tuple[float, float, float] | None = None
+        for threshold in sorted({p for _, p in judged} | {0.0}):
+            refuses = [s is None or s[name] < threshold for _, _, s in rows]
+            false = sum(r for (a, _, _), r in zip(rows, refuses, strict=True) if a) / max(1, sum(a for a, _, _ in rows))
+            caught = sum(r for (a, _, _), r in zip(rows, refuses, strict=True) if not a) / max(1, sum(kinds.values()))
+            if false <= MAX_FALSE and (best is None or caught > best[1]):
+                best = (threshold, caught, false)
+        assert best is not None
+        threshold = best[0]
+        per_kind = [
+            sum(1 for a, k, s in rows if not a and k == kind and (s is None or s[name] < threshold)) / kinds[kind]
+            for kind in sorted(kinds)
+        ]
+        print(f"| {name} | {auc:.3f} | {threshold:.3f} | {best[1]:.3f} | {best[2]:.3f} | "
+              + " | ".join(f"{v:.2f}" for v in per_kind) + " |")
+    print()
+    for name, cue in cues.items():
+        print(f"{name}: {cue}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
