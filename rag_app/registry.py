@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from rag_app.errors import ConfigError, MissingDependencyError
+from rag_app.validation import first_problem
 
 _B = "rag_app.backends"
 
@@ -105,7 +106,7 @@ def validate_params(kind: str, name: str, params: dict[str, Any]) -> BaseModel:
     try:
         return model(**params)
     except ValidationError as exc:
-        raise ConfigError(_describe(kind, name, model, exc)) from exc
+        raise ConfigError(f"{kind} {name!r}: {first_problem(exc, model)}") from exc
 
 
 def create(kind: str, name: str, params: dict[str, Any], **context: Any) -> Any:
@@ -115,15 +116,3 @@ def create(kind: str, name: str, params: dict[str, Any], **context: Any) -> Any:
     """
     cls = resolve(kind, name)
     return cls(validate_params(kind, name, params), **context)
-
-
-def _describe(kind: str, name: str, model: type[BaseModel], exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "params"
-        if err["type"] == "extra_forbidden":
-            problems.append(f"unknown key {loc!r}")
-        else:
-            problems.append(f"{loc}: {err['msg']}")
-    valid = ", ".join(model.model_fields)
-    return f"{kind} {name!r}: {'; '.join(problems)} (valid keys: {valid})"
