@@ -107,7 +107,7 @@ class _HashingST:
 def test_bi_encoder_rescores_and_embeds_each_text_once() -> None:
     reranker = BiEncoderReranker(BiEncoderReranker.Params(cache_size=10))
     fake = _HashingST()
-    reranker._model = fake  # the real model is exercised in tests/integration/test_rerankers.py
+    reranker._embedder._model = fake  # the real model is exercised in tests/integration/test_rerankers.py
     hits = [hit("1", "cats purr", 0.9), hit("2", "dogs bark loudly", 0.8), hit("3", "cats purr", 0.7)]
     out = reranker.rerank("why do dogs bark", hits, 2)
     assert out[0].chunk.chunk_id == "2" and out[0].scores["rerank"] == pytest.approx(out[0].score)
@@ -129,22 +129,22 @@ def test_params_forbid_unknown_keys_and_bad_values() -> None:
 
 
 def test_constructors_do_no_io_and_empty_input_loads_nothing() -> None:
-    for cls in (CrossEncoderReranker, BiEncoderReranker):
-        reranker = cls(cls.Params(model="/no/such/model"))
-        assert reranker.rerank("q", [], 5) == []
-        assert reranker._model is None
+    cross = CrossEncoderReranker(CrossEncoderReranker.Params(model="/no/such/model"))
+    bi = BiEncoderReranker(BiEncoderReranker.Params(model="/no/such/model"))
+    assert cross.rerank("q", [], 5) == [] and bi.rerank("q", [], 5) == []
+    assert cross._model is None and bi._embedder._model is None
 
 
 def test_bi_encoder_disk_cache_survives_a_new_instance(tmp_path: Path) -> None:
     params = BiEncoderReranker.Params(cache_dir=str(tmp_path / "emb"))
     hits = [hit("1", "cats purr", 0.9), hit("2", "dogs bark loudly", 0.8)]
     first, fake = BiEncoderReranker(params), _HashingST()
-    first._model = fake
+    first._embedder._model = fake
     expected = first.rerank("why do dogs bark", hits, 2)
     assert fake.document_calls == [["cats purr", "dogs bark loudly"]]
 
     second, fresh = BiEncoderReranker(params), _HashingST()  # a new process, in effect
-    second._model = fresh
+    second._embedder._model = fresh
     again = second.rerank("why do dogs bark", [*hits, hit("3", "birds sing", 0.1)], 3)
     assert fresh.document_calls == [["birds sing"]]  # the two known texts came from disk
     assert [h.chunk.chunk_id for h in again[:2]] == [h.chunk.chunk_id for h in expected]
@@ -152,7 +152,7 @@ def test_bi_encoder_disk_cache_survives_a_new_instance(tmp_path: Path) -> None:
     assert len(list((tmp_path / "emb").glob("*.sqlite"))) == 1
 
     off = BiEncoderReranker(BiEncoderReranker.Params(cache_dir=str(tmp_path / "emb"), disk_cache=False))
-    off._model = none_cached = _HashingST()
+    off._embedder._model = none_cached = _HashingST()
     off.rerank("why do dogs bark", hits, 2)
     assert none_cached.document_calls == [["cats purr", "dogs bark loudly"]]
 
@@ -161,7 +161,7 @@ def test_disk_cache_unwritable_folder_degrades_to_no_cache(tmp_path: Path) -> No
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     reranker = BiEncoderReranker(BiEncoderReranker.Params(cache_dir=str(blocker / "sub")))
-    reranker._model = fake = _HashingST()
+    reranker._embedder._model = fake = _HashingST()
     out = reranker.rerank("dogs", [hit("1", "dogs bark", 0.5)], 1)
     assert out[0].chunk.chunk_id == "1" and fake.document_calls == [["dogs bark"]]
 
@@ -185,7 +185,7 @@ def test_rerank_head_scores_only_the_depth_and_keeps_the_rest_below() -> None:
 
 def test_bi_encoder_depth_limits_what_is_embedded() -> None:
     reranker = BiEncoderReranker(BiEncoderReranker.Params(depth=2, disk_cache=False))
-    reranker._model = fake = _HashingST()
+    reranker._embedder._model = fake = _HashingST()
     hits = [hit("1", "cats purr", 0.9), hit("2", "dogs bark loudly", 0.8), hit("3", "dogs bark", 0.7)]
     out = reranker.rerank("why do dogs bark", hits, 3)
     assert fake.document_calls == [["cats purr", "dogs bark loudly"]]

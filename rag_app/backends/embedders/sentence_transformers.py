@@ -61,9 +61,13 @@ class SentenceTransformerEmbedder:
                 raise ValueError("quantize and workers need backend: onnx (torch runs one fp32 batch at a time)")
             return self
 
-    def __init__(self, params: Params, *, base_dir: Path | None = None, **_: object) -> None:
+    def __init__(
+        self, params: Params, *, base_dir: Path | None = None, light_queries: bool = True, **_: object
+    ) -> None:
+        """``light_queries``: export the model once so later processes embed queries without torch."""
         self._params = params
         self._base_dir = base_dir
+        self._light_queries = light_queries
         self._model: Any = None
         self._onnx: OnnxEncoder | None = None
         self._tokenizer: HFTokenCounter | None = None
@@ -148,7 +152,7 @@ class SentenceTransformerEmbedder:
                     model.max_seq_length = p.max_seq_length
                 if p.backend == "onnx":
                     self._onnx = self._onnx_encoder(model)
-                elif p.device == "cpu":  # once: later processes embed queries without importing torch
+                elif p.device == "cpu" and self._light_queries:  # once: later processes skip torch for queries
                     query_onnx.prepare(model, p.model, resolve_model(p.model, self._base_dir), cache_dir=p.cache_dir)
                 self._model = model
         return self._model
@@ -158,7 +162,7 @@ class SentenceTransformerEmbedder:
         p = self._params
         if self._light is None:
             self._light = False
-            if p.device == "cpu":
+            if p.device == "cpu" and self._light_queries:
                 path = resolve_model(p.model, self._base_dir)
                 self._light = query_onnx.load(
                     p.model, path, cache_dir=p.cache_dir, threads=p.threads, max_seq_length=p.max_seq_length,

@@ -20,21 +20,23 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag_app.backends.embedders.sentence_transformers import SentenceTransformerEmbedder
 from rag_app.errors import BackendError
 from rag_app.retrieval.cache import LRUCache, embed_cached
 from rag_app.retrieval.disk_cache import DiskEmbeddingCache, default_dir
 from rag_app.retrieval.rerank import rerank_head
 from rag_app.types import ScoredChunk
-from rag_app.weights import load_sentence_transformers
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 class BiEncoderReranker:
@@ -67,9 +69,16 @@ class BiEncoderReranker:
 
     def __init__(self, params: Params, *, base_dir: Path | None = None, **_: object) -> None:
         self._params = params
-        self._base_dir = base_dir
-        self._model: Any = None
-        self._lock = threading.Lock()
+        # The embedder's loading path (hub id or folder, threads, device, prompts) rather than a copy of it.
+        self._embedder = SentenceTransformerEmbedder(
+            SentenceTransformerEmbedder.Params(
+                model=params.model, batch_size=params.batch_size, normalize=True, device=params.device,
+                threads=params.threads, query_prompt=params.query_prompt, document_prompt=params.document_prompt,
+                max_seq_length=params.max_seq_length,
+            ),
+            base_dir=base_dir,
+            light_queries=False,  # documents need the torch model anyway; a query-only export would only cost disk
+        )
         self._cache = LRUCache(params.cache_size)
         self._disk: DiskEmbeddingCache | None = None
         if params.disk_cache:
@@ -89,11 +98,12 @@ class BiEncoderReranker:
         return rerank_head(hits, top_k, lambda head: self._score(query, head), depth=p.depth, blend=p.blend)
 
     def _score(self, query: str, hits: list[ScoredChunk]) -> list[float]:
-        model = self._load()
-        query_vec = self._encode(model.encode_query, [query], self._params.query_prompt)[0]
+        import numpy as np
+
+        query_vec = np.asarray(self._encode(self._embedder.embed_query, query))
         matrix, embedded = embed_cached(
             [hit.chunk.text for hit in hits],
-            lambda texts: self._encode(model.encode_document, texts, self._params.document_prompt),
+            lambda texts: np.asarray(self._encode(self._embedder.embed_documents, texts), dtype=np.float32),
             self._cache,
             self._disk,
         )
@@ -101,29 +111,8 @@ class BiEncoderReranker:
         scores: list[float] = (matrix @ query_vec).tolist()
         return scores
 
-    def _encode(self, fn: Any, texts: list[str], prompt: str | None) -> Any:
-        kwargs: dict[str, Any] = {
-            "batch_size": self._params.batch_size,
-            "normalize_embeddings": True,
-            "convert_to_numpy": True,
-            "show_progress_bar": False,
-        }
-        if prompt is not None:
-            kwargs["prompt"] = prompt
+    def _encode(self, fn: Callable[[_T], _R], texts: _T) -> _R:
         try:
-            return fn(texts, **kwargs).astype("float32", copy=False)
+            return fn(texts)
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"bi-encoder reranker {self._params.model!r} failed to encode: {exc}") from exc
-
-    def _load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                p = self._params
-                model = load_sentence_transformers(
-                    "SentenceTransformer", p.model, what="bi-encoder reranker", base_dir=self._base_dir,
-                    threads=p.threads, device=p.device,
-                )
-                if p.max_seq_length:
-                    model.max_seq_length = p.max_seq_length
-                self._model = model
-        return self._model
