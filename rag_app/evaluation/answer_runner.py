@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from rag_app.errors import ConfigError
-from rag_app.evaluation import answer_metrics, configs
+from rag_app.evaluation import answer_metrics
 from rag_app.evaluation.answer_scoring import QuestionResult, score_answer
 from rag_app.evaluation.answer_suite import AnswerPipelineSpec, AnswerSuite
 from rag_app.evaluation.answers import AnswerDataset, GoldQuestion, load_answer_dataset
 from rag_app.evaluation.gates import GateResult, evaluate_gates, normalise_gates
-from rag_app.evaluation.runner import open_cached, peak_rss_mb
+from rag_app.evaluation.runner import RunBase, base_fields, open_cached
 from rag_app.evaluation.suite import QuerySubset
 from rag_app.pipeline import Pipeline
 from rag_app.types import IngestReport, Message
@@ -32,27 +32,15 @@ from rag_app.types import IngestReport, Message
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class AnswerRun:
+@dataclass(kw_only=True)
+class AnswerRun(RunBase):
     """Everything measured for one pipeline of an answer suite."""
 
-    label: str
-    config_path: str
-    config_hash: str
-    config: dict[str, Any]
     generator: dict[str, Any]
-    cache_key: str
-    cache_dir: str
-    fingerprint: dict[str, Any]
-    ingest: dict[str, Any]
-    ingest_wall_s: float
-    reused_cache: bool
     top_k: int
     results: list[QuestionResult] = field(repr=False)
     means: dict[str, float]
     not_measured: dict[str, str]
-    query_wall_s: float = 0.0
-    peak_rss_mb: float = 0.0
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -109,23 +97,12 @@ def run_answer_pipeline(
     means, missing = answer_metrics.aggregate(records)
     gen = config.generator
     return AnswerRun(
-        label=spec.label,
-        config_path=str(suite.resolve(spec.config)),
-        config_hash=configs.config_hash(config),
-        config=configs.config_dict(config),
+        **base_fields(suite, spec, opened, fingerprint, query_wall_s=wall),
         generator={"type": gen.type if gen else None, "name": generator_name},
-        cache_key=opened.key,
-        cache_dir=str(opened.folder),
-        fingerprint=fingerprint,
-        ingest=opened.report.as_dict(),
-        ingest_wall_s=opened.ingest_wall_s,
-        reused_cache=opened.report.embeddings_computed == 0,
         top_k=config.retrieval.top_k,
         results=results,
         means=means,
         not_measured=missing,
-        query_wall_s=wall,
-        peak_rss_mb=peak_rss_mb(),
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from rag_app.config import expand_env, first_problem
+from rag_app.config import expand_env
 from rag_app.errors import ConfigError
 from rag_app.evaluation.answer_metrics import check_gate_keys
 from rag_app.evaluation.suite import (
@@ -33,6 +33,7 @@ from rag_app.evaluation.suite import (
     dataset_env_vars,
     unique_labels,
 )
+from rag_app.validation import first_problem
 
 
 def _under(values: dict[str, float]) -> dict[str, float]:

@@ -31,9 +31,9 @@ logger = logging.getLogger(__name__)
 _CURVE = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 500, 1000)
 
 
-@dataclass
-class PipelineRun:
-    """Everything measured for one pipeline of a suite."""
+@dataclass(kw_only=True)
+class RunBase:
+    """What every suite run records about one pipeline: config, cache entry, fingerprint, ingest, cost."""
 
     label: str
     config_path: str
@@ -45,6 +45,14 @@ class PipelineRun:
     ingest: dict[str, Any]
     ingest_wall_s: float
     reused_cache: bool
+    query_wall_s: float = 0.0
+    peak_rss_mb: float = 0.0
+
+
+@dataclass(kw_only=True)
+class PipelineRun(RunBase):
+    """Everything measured for one pipeline of a retrieval suite."""
+
     depth: int
     per_query: dict[str, dict[str, float]]
     means: dict[str, float]
@@ -53,8 +61,6 @@ class PipelineRun:
     query_latency_ms: dict[str, float]
     chunks_retrieved: dict[str, int]
     rankings: dict[str, Ranking] = field(repr=False)
-    query_wall_s: float = 0.0
-    peak_rss_mb: float = 0.0
 
 
 def run_suite(
@@ -126,6 +132,26 @@ def open_cached(
     return OpenedPipeline(pipeline, config, key, folder, report, ingest_wall)
 
 
+def base_fields(
+    suite: SuiteBase, spec: PipelineBase, opened: OpenedPipeline, fingerprint: dict[str, Any], *, query_wall_s: float
+) -> dict[str, Any]:
+    """The ``RunBase`` fields of a finished pipeline run (peak memory read now)."""
+    return {
+        "label": spec.label,
+        "config_path": str(suite.resolve(spec.config)),
+        "config_hash": configs.config_hash(opened.config),
+        "config": configs.config_dict(opened.config),
+        "cache_key": opened.key,
+        "cache_dir": str(opened.folder),
+        "fingerprint": fingerprint,
+        "ingest": opened.report.as_dict(),
+        "ingest_wall_s": opened.ingest_wall_s,
+        "reused_cache": opened.report.embeddings_computed == 0,
+        "query_wall_s": query_wall_s,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 def run_pipeline(
     suite: Suite,
     spec: PipelineSpec,
@@ -151,7 +177,7 @@ def run_pipeline(
         ingest=ingest,
         dataset_note={"dataset": dataset.name, "dataset_checksums": dataset.checksums},
     )
-    pipeline, config, report = opened.pipeline, opened.config, opened.report
+    pipeline = opened.pipeline
     try:
         depth = suite.retrieval_depth()
         rankings, counts, latencies, query_wall = _run_queries(pipeline, dataset, depth)
@@ -165,16 +191,7 @@ def run_pipeline(
     per_query = {q: {k: v[k] for k in keys} for q, v in per_query_all.items()}
     curve_means = mean_values(per_query_all, [m.key for m in curve])
     return PipelineRun(
-        label=spec.label,
-        config_path=str(suite.resolve(spec.config)),
-        config_hash=configs.config_hash(config),
-        config=configs.config_dict(config),
-        cache_key=opened.key,
-        cache_dir=str(opened.folder),
-        fingerprint=fingerprint,
-        ingest=report.as_dict(),
-        ingest_wall_s=opened.ingest_wall_s,
-        reused_cache=report.embeddings_computed == 0,
+        **base_fields(suite, spec, opened, fingerprint, query_wall_s=query_wall),
         depth=depth,
         per_query=per_query,
         means=mean_values(per_query, keys),
@@ -183,8 +200,6 @@ def run_pipeline(
         query_latency_ms=latencies,
         chunks_retrieved=counts,
         rankings=rankings,
-        query_wall_s=query_wall,
-        peak_rss_mb=peak_rss_mb(),
     )
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
-from rag_app.config import expand_env, first_problem, read_yaml
+from rag_app.config import expand_env, read_yaml
 from rag_app.errors import ConfigError
 from rag_app.evaluation.answer_metrics import METRICS, display_name
 from rag_app.evaluation.answer_suite import AnswerSuite
@@ -42,6 +42,7 @@ from rag_app.evaluation.provenance import machine
 from rag_app.evaluation.render import Bullets, Doc, Heading, Image, Para, Table, to_html, to_markdown
 from rag_app.evaluation.report import new_report_dir
 from rag_app.evaluation.suite import _LABEL, Suite, _Strict, load_suite
+from rag_app.validation import first_problem
 
 DEFAULT_COLUMNS = ["ndcg@10", "recall@100", "mrr@10"]
 ANSWER_COLUMNS = ["correct", "citation_precision", "cited", "abstention", "false_abstention"]

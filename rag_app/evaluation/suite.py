@@ -22,9 +22,10 @@ from pydantic import (
     model_validator,
 )
 
-from rag_app.config import ENV_REF, expand_env, first_problem, read_yaml
+from rag_app.config import ENV_REF, expand_env, read_yaml
 from rag_app.errors import ConfigError
 from rag_app.evaluation.metrics import DEFAULT_CUTOFFS, DEFAULT_FAMILIES, MetricName, expand_metrics
+from rag_app.validation import first_problem
 
 if TYPE_CHECKING:
     from rag_app.evaluation.answer_suite import AnswerSuite
