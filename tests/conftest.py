@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "data" / "corpus"
 PIPELINES = REPO / "pipelines"
 
+pytest_plugins = ["tests.support.serve_api"]  # api_pipeline, api_server, api_client
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Tests open Milvus Lite files in-process (one process each); tests/integration/test_lite_shared.py

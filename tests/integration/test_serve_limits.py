@@ -21,31 +21,12 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 
 from rag_app.config import PipelineConfig, ServerConfig  # noqa: E402
-from rag_app.pipeline import Pipeline, build_pipeline  # noqa: E402
+from rag_app.pipeline import build_pipeline  # noqa: E402
 from rag_app.server.app import create_app  # noqa: E402
 from tests.support.asgi_server import ThreadedServer  # noqa: E402
+from tests.support.serve_api import AUTH, TOKEN  # noqa: E402
 
-TOKEN = "limits-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 QUESTION = [{"role": "user", "content": "How does attention scale with sequence length?"}]
-
-
-@pytest.fixture
-def pipeline(make_config: Callable[..., PipelineConfig], docs_dir: Path) -> Pipeline:
-    p = build_pipeline(make_config(generator={"type": "extractive"}, answer={"min_score": 0.05}))
-    p.ingest([docs_dir])
-    return p
-
-
-@pytest.fixture
-def server(pipeline: Pipeline) -> Iterator[ThreadedServer]:
-    with ThreadedServer(create_app(pipeline, token=TOKEN)) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: ThreadedServer) -> Any:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=TOKEN, max_retries=0, timeout=30)
 
 
 def envelope(response: Any) -> dict[str, Any]:
@@ -62,9 +43,9 @@ def test_defaults_are_the_documented_limits() -> None:
     assert (limits.max_concurrent_generations, limits.max_queued_generations, limits.retry_after_s) == (2, 8, 5)
 
 
-def test_a_4_mb_question_is_refused_by_the_body_limit(client: Any) -> None:
+def test_a_4_mb_question_is_refused_by_the_body_limit(api_client: Any) -> None:
     with pytest.raises(openai.APIStatusError) as caught:
-        client.chat.completions.create(model="unit", messages=[{"role": "user", "content": "why " * 2**20}])
+        api_client.chat.completions.create(model="unit", messages=[{"role": "user", "content": "why " * 2**20}])
     assert caught.value.status_code == 413
     error = envelope(caught.value.response)
     assert error["code"] == "request_too_large" and error["type"] == "invalid_request_error"
@@ -73,45 +54,45 @@ def test_a_4_mb_question_is_refused_by_the_body_limit(client: Any) -> None:
     assert "context" not in error["message"]
 
 
-def test_a_chunked_body_is_counted_as_it_arrives(server: ThreadedServer) -> None:
+def test_a_chunked_body_is_counted_as_it_arrives(api_server: ThreadedServer) -> None:
     def parts() -> Iterator[bytes]:
         yield b'{"model": "unit", "input": "'
         for _ in range(40):
             yield b"x" * 2**16  # 2.5 MB in all, no Content-Length
         yield b'"}'
 
-    response = httpx.post(f"{server.url}/v1/embeddings", content=parts(), headers=AUTH, timeout=30)
+    response = httpx.post(f"{api_server.url}/v1/embeddings", content=parts(), headers=AUTH, timeout=30)
     assert response.status_code == 413
     assert envelope(response)["message"].startswith("the request body is larger than that; ")
 
 
-def test_a_long_question_is_a_400_naming_the_limit(client: Any) -> None:
+def test_a_long_question_is_a_400_naming_the_limit(api_client: Any) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="unit", messages=[{"role": "user", "content": "why " * 5000}])
+        api_client.chat.completions.create(model="unit", messages=[{"role": "user", "content": "why " * 5000}])
     error = envelope(caught.value.response)
     assert error["code"] == "message_too_long" and error["param"] == "messages[0].content"
     assert error["message"].startswith("messages[0] is 20,000 characters; this server accepts at most 16,000")
 
 
-def test_too_many_messages(client: Any) -> None:
+def test_too_many_messages(api_client: Any) -> None:
     history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}] * 50
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="unit", messages=[*history, *QUESTION])
+        api_client.chat.completions.create(model="unit", messages=[*history, *QUESTION])
     error = envelope(caught.value.response)
     assert error["code"] == "too_many_messages" and "at most 100" in error["message"]
 
 
-def test_embedding_input_count_and_length_are_capped(client: Any) -> None:
+def test_embedding_input_count_and_length_are_capped(api_client: Any) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        client.embeddings.create(model="unit", input=["word"] * 2000)
+        api_client.embeddings.create(model="unit", input=["word"] * 2000)
     error = envelope(caught.value.response)
     assert error["code"] == "too_many_inputs" and error["param"] == "input"
     assert error["message"].startswith("2,000 inputs sent; this server embeds at most 256 per request")
     with pytest.raises(openai.BadRequestError) as caught:
-        client.embeddings.create(model="unit", input=["short", "y" * 16_001])
+        api_client.embeddings.create(model="unit", input=["short", "y" * 16_001])
     error = envelope(caught.value.response)
     assert error["code"] == "input_too_long" and error["param"] == "input[1]"
-    assert len(client.embeddings.create(model="unit", input=["word"] * 256).data) == 256
+    assert len(api_client.embeddings.create(model="unit", input=["word"] * 256).data) == 256
 
 
 def test_limits_come_from_the_config_server_section(
@@ -128,15 +109,15 @@ def test_limits_come_from_the_config_server_section(
 
 
 @pytest.mark.parametrize("path", ["/docs", "/openapi.json", "/v1/models"])
-def test_docs_and_schema_need_the_token(server: ThreadedServer, path: str) -> None:
-    refused = httpx.get(f"{server.url}{path}")
+def test_docs_and_schema_need_the_token(api_server: ThreadedServer, path: str) -> None:
+    refused = httpx.get(f"{api_server.url}{path}")
     assert refused.status_code == 401 and envelope(refused)["code"] == "invalid_api_key"
     assert refused.headers["www-authenticate"] == "Bearer"
-    assert httpx.get(f"{server.url}{path}", headers=AUTH).status_code == 200
+    assert httpx.get(f"{api_server.url}{path}", headers=AUTH).status_code == 200
 
 
-def test_authentication_comes_before_validation(server: ThreadedServer) -> None:
-    url = f"{server.url}/v1/chat/completions"
+def test_authentication_comes_before_validation(api_server: ThreadedServer) -> None:
+    url = f"{api_server.url}/v1/chat/completions"
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
         broken = httpx.post(url, content=b'{"model": ', headers={**headers, "Content-Type": "application/json"})
         assert broken.status_code == 401, (headers, broken.text)
@@ -147,22 +128,24 @@ def test_authentication_comes_before_validation(server: ThreadedServer) -> None:
 
 
 @pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer"])
-def test_the_bearer_scheme_is_case_insensitive(server: ThreadedServer, scheme: str) -> None:
-    response = httpx.get(f"{server.url}/v1/models", headers={"Authorization": f"{scheme} {TOKEN}"})
+def test_the_bearer_scheme_is_case_insensitive(api_server: ThreadedServer, scheme: str) -> None:
+    response = httpx.get(f"{api_server.url}/v1/models", headers={"Authorization": f"{scheme} {TOKEN}"})
     assert response.status_code == 200, response.text
 
 
-def test_sources_are_relative_to_the_ingested_folder(client: Any, server: ThreadedServer, docs_dir: Path) -> None:
-    completion = client.chat.completions.create(model="unit", messages=QUESTION)
+def test_sources_are_relative_to_the_ingested_folder(
+    api_client: Any, api_server: ThreadedServer, docs_dir: Path
+) -> None:
+    completion = api_client.chat.completions.create(model="unit", messages=QUESTION)
     rag = completion.model_extra["rag"]
     assert rag["sources"][0]["source"] == "attention.md"
     assert {c["source"] for c in rag["citations"]} <= {s["source"] for s in rag["sources"]}
     assert str(docs_dir) not in completion.model_dump_json()
-    nested = client.chat.completions.create(
+    nested = api_client.chat.completions.create(
         model="unit", messages=[{"role": "user", "content": "How does BM25 rank documents by term frequency?"}]
     )
     assert "notes/bm25.txt" in [s["source"] for s in nested.model_extra["rag"]["sources"]]
-    chunks = list(client.chat.completions.create(model="unit", messages=QUESTION, stream=True))
+    chunks = list(api_client.chat.completions.create(model="unit", messages=QUESTION, stream=True))
     streamed = chunks[-1].model_extra["rag"]
     assert streamed["sources"][0]["source"] == "attention.md"
     assert all(str(docs_dir) not in json.dumps(c.model_dump()) for c in chunks)
