@@ -125,9 +125,13 @@ class Collection:
         """Open the store as its recorded fingerprint says; None (and nothing opened) when it holds no collection."""
         recorded = self.store.fingerprint()
         if recorded:
-            dimension = recorded.get("dimension")
-            self.store.open(dimension if isinstance(dimension, int) else self.embedder.dimension, recorded)
+            self._open_as(recorded)
         return recorded
+
+    def _open_as(self, recorded: Mapping[str, Any]) -> None:
+        """Open the store at its recorded dimension (the embedder's for stores that recorded none)."""
+        dimension = recorded.get("dimension")
+        self.store.open(dimension if isinstance(dimension, int) else self.embedder.dimension, dict(recorded))
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -162,11 +166,9 @@ class Collection:
         recorded = self.store.fingerprint()
         if recorded:
             check_recorded(recorded, self._fingerprint_without_dimension())
-            dimension = recorded.get("dimension")
-            if isinstance(dimension, int):
-                # The store checks its own settings (metric, full text) against the collection now:
-                # runtime-only changes share the manifest, so "all unchanged" must not hide a mismatch.
-                self.store.open(dimension, recorded)
+            # The store checks its own settings (metric, full text) against the collection now:
+            # runtime-only changes share the manifest, so "all unchanged" must not hide a mismatch.
+            self._open_as(recorded)
         stored = self.store.count()
         if manifest.sources and stored == 0:
             logger.warning("the store is empty but the manifest is not; re-ingesting everything")
@@ -179,8 +181,6 @@ class Collection:
             )
             manifest.save()  # the replayed journal becomes part of the manifest
         if recorded:
-            if not isinstance(recorded.get("dimension"), int):
-                self.store.open(self.embedder.dimension, recorded)
             listener_sync.sync(self._listeners, self.store, manifest)
         else:
             listener_sync.clear_orphaned(self._listeners)
