@@ -88,7 +88,7 @@ def test_cache_avoids_re_encoding(reranker: BiEncoderReranker) -> None:
     question, relevant, distractors = CASES[0]
     hits = _hits(relevant, distractors, "cache")
     reranker.rerank(question, hits, 3)
-    model = reranker._load()
+    model = reranker._embedder._load()
     calls: list[int] = []
     original = model.encode_document
 
