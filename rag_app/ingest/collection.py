@@ -128,10 +128,10 @@ class Collection:
             self._open_as(recorded)
         return recorded
 
-    def _open_as(self, recorded: Mapping[str, Any]) -> None:
+    def _open_as(self, recorded: dict[str, Any]) -> None:
         """Open the store at its recorded dimension (the embedder's for stores that recorded none)."""
         dimension = recorded.get("dimension")
-        self.store.open(dimension if isinstance(dimension, int) else self.embedder.dimension, dict(recorded))
+        self.store.open(dimension if isinstance(dimension, int) else self.embedder.dimension, recorded)
 
     @contextmanager
     def writing(self) -> Iterator[None]:
