@@ -3,7 +3,8 @@
 A backend module is imported only when a config selects it, so ``import
 rag_app`` stays light and a missing optional package becomes a one-line
 ``pip install 'rag-app[extra]'`` hint. Arbitrary import paths from YAML are
-deliberately not supported.
+deliberately not supported: an application adds its own backend in code with
+:func:`register`, and its YAML then selects it by name like any other.
 """
 
 from __future__ import annotations
@@ -75,6 +76,40 @@ REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
 def names(kind: str) -> list[str]:
     """Registered names for ``kind``, sorted."""
     return sorted(REGISTRY.get(kind, {}))
+
+
+_BUILT_IN = {kind: frozenset(entries) for kind, entries in REGISTRY.items()}
+
+
+def register(kind: str, name: str, target: str, extra: str = "core") -> None:
+    """Make ``"module:Class"`` the ``kind`` backend called ``name`` (imported when a config selects it).
+
+    The class follows the kind's protocol and has a ``Params`` model (``extra="forbid"``);
+    it is built as ``Class(params, base_dir=...)`` like the built-in backends.
+
+    Raises:
+        ConfigError: an unknown kind, a malformed target, or a name already taken by another target.
+    """
+    if kind not in REGISTRY:
+        raise ConfigError(f"unknown component kind {kind!r}; valid kinds: {', '.join(sorted(REGISTRY))}")
+    module_name, sep, attr = target.partition(":")
+    if not (module_name and sep and attr):
+        raise ConfigError(f"register {kind} {name!r}: target {target!r} is not 'module:Class'")
+    taken = REGISTRY[kind].get(name)
+    if taken is not None and taken[0] != target:
+        raise ConfigError(f"{kind} type {name!r} is already registered as {taken[0]}; pick another name")
+    REGISTRY[kind][name] = (target, extra)
+
+
+def unregister(kind: str, name: str) -> None:
+    """Remove a backend added with :func:`register` (nothing happens for an unknown name).
+
+    Raises:
+        ConfigError: ``name`` is one of rag_app's own backends.
+    """
+    if name in _BUILT_IN.get(kind, frozenset()):
+        raise ConfigError(f"{kind} type {name!r} is built in and cannot be unregistered")
+    REGISTRY.get(kind, {}).pop(name, None)
 
 
 def resolve(kind: str, name: str) -> type[Any]:

@@ -215,6 +215,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--no-pipeline", action="store_true",
+                        help="skip the end-to-end Pipeline.search rows (measured on the first size otherwise)")
     parser.add_argument("--dir", type=Path, default=None, help="where the .db files go (default: a temp dir)")
     args = parser.parse_args()
     print("command:", shlex.join([sys.executable, *sys.argv]))
@@ -230,8 +232,8 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for n, size in enumerate(args.sizes):
-            results.append(run_size(size, args.queries, Path(tmp), with_pipeline=n == 0))
-            print(f"{size} chunks done", flush=True)
+            results.append(run_size(size, args.queries, Path(tmp), with_pipeline=n == 0 and not args.no_pipeline))
+            print(f"{size} chunks done (load {os.getloadavg()[0]:.2f})", flush=True)
     header = " | ".join(f"{int(r['chunks']):,} chunks" for r in results)
     print(f"| measure | {header} |")
     print(f"|---|{'---:|' * len(results)}")

@@ -34,12 +34,7 @@ _CONFIG = "rag_config"
 _TURNS = "rag_turns"
 _PENDING = "rag_pending_question"
 
-__all__ = ["PipelinePool", "Turn", "build", "pool"]
-
-
-def build(config: PipelineConfig) -> Pipeline:
-    """Build the pipeline for ``config``: the single seam tests replace (e.g. to attach a scripted generator)."""
-    return build_pipeline(config)
+__all__ = ["PipelinePool", "Turn", "pool"]
 
 
 def store_location(config: PipelineConfig) -> str:
@@ -81,7 +76,7 @@ class PipelinePool:
                     logger.info("closing the pipeline of %s (replaced by %s)", other_key, key)
                     del self._entries[other_key]
                     _close(other.pipeline)
-            pipeline = build(config)
+            pipeline = build_pipeline(config)
             ready = threading.Event()
             self._entries[key] = _Entry(pipeline, stamp, store, ready)
         logger.info("built pipeline %r from %s", config.name, key)

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rag_app.config import PipelineConfig
-from rag_app.pipeline import Pipeline, build_pipeline
+from rag_app.pipeline import Pipeline
 from rag_app.ui import state
 from tests.ui.conftest import ANSWER, UiEnv, write_config
 
@@ -160,18 +159,11 @@ def test_invalid_config_is_one_line_in_the_page(ui_env: UiEnv, monkeypatch: pyte
 
 
 def test_pipeline_is_built_once_across_reruns(ui_env: UiEnv, ask: Ask, monkeypatch: pytest.MonkeyPatch) -> None:
-    built: list[Pipeline] = []
-    original = state.build
-
-    def counting(config: PipelineConfig) -> Pipeline:
-        built.append(original(config))
-        return built[-1]
-
-    monkeypatch.setattr(state, "build", counting)
     at = ask(ui_env.app().run(), QUESTION)
     at = ask(at, "And LoRA?")
     at.sidebar.toggle(key="show_chunks").set_value(True).run()
-    assert len(built) == 1
+    assert len(ui_env.generator.calls) == 2
+    assert ui_env.generator.built == 1  # one pipeline (each build makes its generator)
 
 
 def test_pool_closes_a_pipeline_sharing_the_same_store(ui_env: UiEnv, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,18 +171,17 @@ def test_pool_closes_a_pipeline_sharing_the_same_store(ui_env: UiEnv, monkeypatc
     twin.write_text(ui_env.config.read_text().replace("name: handbook", "name: twin"))
     closed: list[str] = []
 
-    def build(config: PipelineConfig) -> Pipeline:
-        pipeline = build_pipeline(config)
-        monkeypatch.setattr(pipeline, "close", lambda: closed.append(config.name))
+    def get(path: Path) -> Pipeline:
+        pipeline = pool.get(path)
+        monkeypatch.setattr(pipeline, "close", lambda: closed.append(pipeline.config.name))
         return pipeline
 
-    monkeypatch.setattr(state, "build", build)
     pool = state.PipelinePool()
-    first = pool.get(ui_env.config)
+    first = get(ui_env.config)
     assert pool.get(ui_env.config) is first
-    pool.get(ui_env.empty_config)  # another store: both stay open
+    get(ui_env.empty_config)  # another store: both stay open
     assert closed == []
-    pool.get(twin)  # same memory-store folder as the first: the first is closed
+    get(twin)  # same memory-store folder as the first: the first is closed
     assert closed == ["handbook"]
     pool.close_all()
     assert sorted(closed) == ["empty", "handbook", "twin"]

@@ -6,11 +6,9 @@ import time
 
 import pytest
 
-from rag_app.config import PipelineConfig
-from rag_app.pipeline import Pipeline, build_pipeline
 from rag_app.ui import state
 from rag_app.ui.citations import badge_markers, demote_headings, escape_math, timings_line
-from tests.ui.conftest import ScriptedGenerator, UiEnv
+from tests.ui.conftest import UiEnv
 
 
 def test_badges_headings_and_math() -> None:
@@ -27,19 +25,12 @@ def test_timings_line() -> None:
 
 
 def test_pool_warms_up_in_the_background(ui_env: UiEnv, monkeypatch: pytest.MonkeyPatch) -> None:
-    generator = ScriptedGenerator(["ok"])
-
-    def build(config: PipelineConfig) -> Pipeline:
-        pipeline = build_pipeline(config)
-        pipeline.generator = generator
-        return pipeline
-
-    monkeypatch.setattr(state, "build", build)
+    ui_env.generator.pieces = ["ok"]
     pool = state.PipelinePool()
     pool.get(ui_env.config, warmup=True)
     deadline = time.monotonic() + 10
     while pool.warming(ui_env.config) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not pool.warming(ui_env.config)
-    assert len(generator.calls) == 1  # the generator was loaded by one tiny generation
+    assert len(ui_env.generator.calls) == 1  # the generator was loaded by one tiny generation
     pool.close_all()
