@@ -116,11 +116,9 @@ class QueryTransformConfig(_Strict):
 
 def _check_backend_params(kind: str, name: str, params: dict[str, Any], *, prefix: str) -> None:
     """Validate ``params`` against the registered backend's ``Params`` (a ValueError on one line)."""
-    model: type[BaseModel] = registry.resolve(kind, name).Params
-    try:
-        model(**params)
-    except ValidationError as exc:
-        raise ValueError(f"{prefix}{first_problem(exc, model)}") from None
+    problem = registry.parse_params(kind, name, params)
+    if isinstance(problem, str):
+        raise ValueError(f"{prefix}{problem}")
 
 
 class RetrievalConfig(_Strict):

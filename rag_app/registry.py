@@ -134,14 +134,21 @@ def resolve(kind: str, name: str) -> type[Any]:
     return cls
 
 
-def validate_params(kind: str, name: str, params: dict[str, Any]) -> BaseModel:
-    """Validate ``params`` against the backend's ``Params`` model (``extra="forbid"``)."""
-    cls = resolve(kind, name)
-    model: type[BaseModel] = cls.Params
+def parse_params(kind: str, name: str, params: dict[str, Any]) -> BaseModel | str:
+    """The backend's ``Params`` (``extra="forbid"``) built from ``params``, or its first problem on one line."""
+    model: type[BaseModel] = resolve(kind, name).Params
     try:
         return model(**params)
     except ValidationError as exc:
-        raise ConfigError(f"{kind} {name!r}: {first_problem(exc, model)}") from exc
+        return first_problem(exc, model)
+
+
+def validate_params(kind: str, name: str, params: dict[str, Any]) -> BaseModel:
+    """Validate ``params`` against the backend's ``Params`` model (``extra="forbid"``)."""
+    parsed = parse_params(kind, name, params)
+    if isinstance(parsed, str):
+        raise ConfigError(f"{kind} {name!r}: {parsed}")
+    return parsed
 
 
 def create(kind: str, name: str, params: dict[str, Any], **context: Any) -> Any:
