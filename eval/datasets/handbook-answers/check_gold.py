@@ -20,6 +20,17 @@ text the pipeline sees. Checks:
   contradicts the premise is really in the named file (CONTRADICTED);
 * minimum counts and coverage of every corpus folder.
 
+The held-out set in ../handbook-answers-heldout/ (ids h001..., hu01...) is
+checked by the same script:
+
+    .venv/bin/python eval/datasets/handbook-answers/check_gold.py \
+        --questions eval/datasets/handbook-answers-heldout/questions.jsonl
+
+A file whose ids all start with "h" is taken to be the held-out set (or pass
+``--set heldout``): it is held to the smaller MIN_COUNTS_HELDOUT, only the
+ABSENT/CONTRADICTED entries of hu* ids are required to be present, and no
+held-out question may repeat a question of the main set.
+
 Exit status 0 when everything passes, 1 on any failure (each printed).
 """
 
@@ -45,6 +56,9 @@ ANSWERABLE_KINDS = frozenset({"number", "definition", "mechanism", "comparison",
 UNANSWERABLE_KINDS = frozenset({"off_topic", "near_miss", "false_premise"})
 HARD_KINDS = frozenset({"near_miss", "false_premise"})
 MIN_COUNTS = {"answerable": 50, "unanswerable": 20, "hard": 12, "number": 12, "multi_hop": 8}
+# The held-out set (../handbook-answers-heldout/) is smaller: 40 questions.
+MIN_COUNTS_HELDOUT = {"answerable": 25, "unanswerable": 10, "hard": 8, "number": 10, "multi_hop": 3}
+MAIN_QUESTIONS = HERE / "questions.jsonl"
 _WS = re.compile(r"\s+")
 
 # Strings that would answer a near-miss/false-premise question if the corpus
@@ -66,6 +80,16 @@ ABSENT: dict[str, list[str]] = {
     "u020": ["GPT-2 reaches", "GPT-2 achieves", "perplexity of GPT-2", "GPT-2's perplexity"],
     "u027": ["200 tokens per parameter", "200 training tokens"],
     "u028": ["operations become linear", "linear number of operations"],
+    # held-out set (../handbook-answers-heldout/questions.jsonl)
+    "hu01": ["Llama 3 8B uses", "Llama 3 8B has", "Llama 3 uses 8", "Llama 3 has 8", "Llama 3 8B, with"],
+    "hu02": ["46 languages", "46 natural", "BLOOM was trained", "BLOOM is trained", "BLOOM supports", "BLOOM covers"],
+    "hu03": ["WebText", "40 GB", "40GB", "GPT-2 was trained on", "GPT-2 was pre-trained"],
+    "hu04": ["Guanaco"],
+    "hu05": ["Cobbe", "GSM8K was", "GSM8K is from", "introduced GSM8K", "released GSM8K", "GSM8K (20"],
+    "hu06": ["slope is learned", "slopes are learned", "learned slope", "learns the slope", "learned per head"],
+    "hu07": ["W is updated", "updates W directly", "modifies W", "W is modified"],
+    "hu08": ["slightly different", "differ slightly"],
+    "hu09": ["IVF index needs no training", "IVF needs no training", "no training for IVF"],
 }
 
 # False premises: (file, strings that state the opposite); all must be in the file.
@@ -78,7 +102,23 @@ CONTRADICTED: dict[str, tuple[str, list[str]]] = {
     "u026": ("tokenisation/byte-pair-encoding.md", ["GPT-2's vocabulary has 50,257 entries"]),
     "u027": ("training/scaling-laws.pdf", ["about 20 training tokens per parameter"]),
     "u028": ("transformers/self-attention.md", ["the number of operations is still quadratic"]),
+    # held-out set (../handbook-answers-heldout/questions.jsonl)
+    "hu06": ("transformers/positional-encodings.pdf", ["The slope m is fixed, not learned"]),
+    "hu07": (
+        "training/lora.md",
+        ["The pretrained weight W is frozen. It receives no gradient and is never modified during training."],
+    ),
+    "hu08": ("transformers/kv-cache.txt", ["The cached outputs are identical to recomputing everything"]),
+    "hu09": (
+        "rag/embeddings-and-vector-search.pdf",
+        ["Unlike HNSW, an IVF index must be trained on a sample of vectors before data is added."],
+    ),
 }
+
+
+def is_heldout_id(qid: str) -> bool:
+    """Ids of the held-out set start with "h" (h001..., hu01...); the main set uses a001... and u001...."""
+    return qid.startswith("h")
 
 
 def normalise(text: str) -> str:
@@ -219,6 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, default=HERE / "questions.jsonl")
     parser.add_argument("--corpus", type=Path, default=REPO / "data" / "corpus")
     parser.add_argument("--verbose", action="store_true", help="also list fact alternatives that are paraphrases")
+    parser.add_argument(
+        "--set",
+        choices=("auto", "main", "heldout"),
+        default="auto",
+        help="which gold set the file is (minimum counts, ABSENT/CONTRADICTED entries); "
+        "auto: heldout when every id starts with 'h'",
+    )
     args = parser.parse_args(argv)
 
     report = Report()
@@ -238,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
 
     ids = Counter(str(r.get("id")) for r in rows)
+    auto_heldout = bool(ids) and all(is_heldout_id(qid) for qid in ids)
+    heldout = auto_heldout if args.set == "auto" else args.set == "heldout"
     for qid, n in ids.items():
         if n > 1:
             report.fail(qid, f"id used {n} times")
@@ -246,8 +295,20 @@ def main(argv: list[str] | None = None) -> int:
         if n > 1:
             report.fail("duplicate", f"question asked {n} times: {question!r}")
     for qid in sorted(set(ABSENT) | set(CONTRADICTED)):
+        if is_heldout_id(qid) != heldout:
+            continue  # an entry of the other gold set
         if qid not in ids:
             report.fail(qid, "named in ABSENT/CONTRADICTED but not in the questions")
+
+    if heldout and args.questions.resolve() != MAIN_QUESTIONS.resolve() and MAIN_QUESTIONS.is_file():
+        main_questions = {
+            normalise(str(json.loads(line).get("question", "")))
+            for line in MAIN_QUESTIONS.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        }
+        for r in rows:
+            if normalise(str(r.get("question", ""))) in main_questions:
+                report.fail(str(r.get("id", "?")), "held-out question repeats a question of the main set")
 
     valid = [r for r in rows if check_schema(r, report)]
     for row in valid:
@@ -265,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         "number": kinds["number"],
         "multi_hop": kinds["multi_hop"],
     }
-    for name, minimum in MIN_COUNTS.items():
+    for name, minimum in (MIN_COUNTS_HELDOUT if heldout else MIN_COUNTS).items():
         if counts[name] < minimum:
             report.fail("counts", f"{name}: {counts[name]} < {minimum}")
     cited = {rel for r in valid for rel in r["sources"]}
