@@ -222,3 +222,17 @@ def test_hnsw_slots_deletes_filters_and_reload_match_exact(tmp_path: Path) -> No
     reopened.bind(dim)
     assert reopened.generation() == 7 and reopened.kind == "hnsw"
     check(reopened)
+
+
+def test_large_collections_search_wider(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    dim = 8
+    index = FastIndex(tmp_path / "fi", "COSINE", hnsw_from=50, wide_from=120)
+    index.bind(dim)
+    chunks = [Chunk(f"c{i:04d}", f"d{i}", "s.md", "t", {}) for i in range(150)]
+    index.add(chunks[:100], rng.standard_normal((100, dim)).astype(np.float32))
+    assert index.ef_search == 128
+    index.add(chunks[100:], rng.standard_normal((50, dim)).astype(np.float32))
+    assert index.ef_search == 256
+    index.remove([c.chunk_id for c in chunks[:40]])  # live vectors, not slots, decide
+    assert index.ef_search == 128

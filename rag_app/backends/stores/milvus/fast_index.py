@@ -53,6 +53,9 @@ HNSW_FROM = 20_000  # live vectors from which the index is HNSW rather than exac
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
+# From this many live vectors searches look at twice as many candidates: store_scale.py measured
+# recall@10 1.000 at 100k and 0.985 at 1M with efSearch 128 (the target is 0.99).
+HNSW_WIDE_FROM = 250_000
 EXACT_SUBSET = 4096  # filtered searches over at most this many slots are exact (numpy); broader ones HNSW
 _WINDOW = 16  # extra candidates past top_k, to see ties at the cut-off
 
@@ -75,11 +78,12 @@ class FastIndex:
     """
 
     def __init__(self, folder: Path, metric: Metric, *, on_commit: Callable[[], None] | None = None,
-                 hnsw_from: int = HNSW_FROM) -> None:
+                 hnsw_from: int = HNSW_FROM, wide_from: int = HNSW_WIDE_FROM) -> None:
         self.folder = folder
         self._metric = metric
         self._on_commit = on_commit
         self._hnsw_from = hnsw_from
+        self._wide_from = wide_from
         self._lock = threading.RLock()
         self._dim = 0
         self._loaded = False
@@ -118,6 +122,11 @@ class FastIndex:
     def kind(self) -> str:
         """``flat`` or ``hnsw`` (what the FAISS index currently is)."""
         return "hnsw" if self._index is not None and hasattr(self._index, "hnsw") else "flat"
+
+    @property
+    def ef_search(self) -> int:
+        """HNSW candidates per unfiltered search: more for large collections, where recall would drop."""
+        return 2 * HNSW_EF_SEARCH if len(self._slot_of) >= self._wide_from else HNSW_EF_SEARCH
 
     # ---- writes -------------------------------------------------------------
     def add(self, chunks: Sequence[Chunk], matrix: np.ndarray) -> None:
@@ -319,10 +328,10 @@ class FastIndex:
         while True:
             params = None
             if selector is not None:
-                params = (faiss.SearchParametersHNSW(sel=selector, efSearch=max(2 * HNSW_EF_SEARCH, window))
+                params = (faiss.SearchParametersHNSW(sel=selector, efSearch=max(2 * self.ef_search, window))
                           if self.kind == "hnsw" else faiss.SearchParameters(sel=selector))
             elif self.kind == "hnsw":
-                params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, window))
+                params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, window))
             distances, labels = self._index.search(q, window, params=params)
             found = labels[0] >= 0
             slots, raw = labels[0][found].astype(np.int64), distances[0][found]
