@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from rag_app.errors import ConfigError, MissingDependencyError
+from rag_app.errors import ConfigError, MissingDependencyError, one_line
 from rag_app.validation import first_problem
 
 _B = "rag_app.backends"
 
-# kind -> name -> (target, extra that provides its dependencies)
+# kind -> name -> (target, extra that provides its dependencies; "" for an application's own backend)
 REGISTRY: dict[str, dict[str, tuple[str, str]]] = {
     "loader": {
         "text": (f"{_B}.loaders.text:TextLoader", "core"),
@@ -81,17 +81,24 @@ def names(kind: str) -> list[str]:
 _BUILT_IN = {kind: frozenset(entries) for kind, entries in REGISTRY.items()}
 
 
-def register(kind: str, name: str, target: str, extra: str = "core") -> None:
+def _require_kind(kind: str) -> None:
+    if kind not in REGISTRY:
+        raise ConfigError(f"unknown component kind {kind!r}; valid kinds: {', '.join(sorted(REGISTRY))}")
+
+
+def register(kind: str, name: str, target: str, extra: str = "") -> None:
     """Make ``"module:Class"`` the ``kind`` backend called ``name`` (imported when a config selects it).
 
     The class follows the kind's protocol and has a ``Params`` model (``extra="forbid"``);
-    it is built as ``Class(params, base_dir=...)`` like the built-in backends.
+    it is built as ``Class(params, base_dir=...)`` like the built-in backends. ``extra``
+    names the rag-app extra that installs its dependencies, if one does: a missing
+    package then gets the ``pip install`` hint, otherwise a failed import is reported
+    as the application's.
 
     Raises:
         ConfigError: an unknown kind, a malformed target, or a name already taken by another target.
     """
-    if kind not in REGISTRY:
-        raise ConfigError(f"unknown component kind {kind!r}; valid kinds: {', '.join(sorted(REGISTRY))}")
+    _require_kind(kind)
     module_name, sep, attr = target.partition(":")
     if not (module_name and sep and attr):
         raise ConfigError(f"register {kind} {name!r}: target {target!r} is not 'module:Class'")
@@ -114,8 +121,7 @@ def unregister(kind: str, name: str) -> None:
 
 def resolve(kind: str, name: str) -> type[Any]:
     """Import and return the class registered as ``(kind, name)``."""
-    if kind not in REGISTRY:
-        raise ConfigError(f"unknown component kind {kind!r}; valid kinds: {', '.join(sorted(REGISTRY))}")
+    _require_kind(kind)
     entry = REGISTRY[kind].get(name)
     if entry is None:
         raise ConfigError(
@@ -123,6 +129,8 @@ def resolve(kind: str, name: str) -> type[Any]:
         )
     target, extra = entry
     module_name, _, attr = target.partition(":")
+    if not extra:
+        return _resolve_registered(kind, name, module_name, attr)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -131,6 +139,20 @@ def resolve(kind: str, name: str) -> type[Any]:
             raise MissingDependencyError(missing, extra, f"{kind} {name!r}") from exc
         raise
     cls: type[Any] = getattr(module, attr)
+    return cls
+
+
+def _resolve_registered(kind: str, name: str, module_name: str, attr: str) -> type[Any]:
+    """An application's backend: an import failure is its code or its environment, not a rag_app extra."""
+    try:
+        cls: type[Any] = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"{kind} {name!r} is registered as {module_name}:{attr}, "
+            f"which cannot be imported ({one_line(exc, type_name=False)})"
+        ) from exc
+    if not isinstance(getattr(cls, "Params", None), type) or not issubclass(cls.Params, BaseModel):
+        raise ConfigError(f"{kind} {name!r} ({module_name}:{attr}) has no pydantic Params model; add one")
     return cls
 
 

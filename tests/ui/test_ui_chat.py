@@ -158,7 +158,7 @@ def test_invalid_config_is_one_line_in_the_page(ui_env: UiEnv, monkeypatch: pyte
     assert at.chat_input[0].disabled
 
 
-def test_pipeline_is_built_once_across_reruns(ui_env: UiEnv, ask: Ask, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pipeline_is_built_once_across_reruns(ui_env: UiEnv, ask: Ask) -> None:
     at = ask(ui_env.app().run(), QUESTION)
     at = ask(at, "And LoRA?")
     at.sidebar.toggle(key="show_chunks").set_value(True).run()

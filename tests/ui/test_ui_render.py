@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from rag_app.ui import state
 from rag_app.ui.citations import badge_markers, demote_headings, escape_math, timings_line
 from tests.ui.conftest import UiEnv
@@ -24,7 +22,7 @@ def test_timings_line() -> None:
     assert timings_line({"retrieve": 0.2, "total": 0.25}) == "retrieval 200 ms · total 250 ms"
 
 
-def test_pool_warms_up_in_the_background(ui_env: UiEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pool_warms_up_in_the_background(ui_env: UiEnv) -> None:
     ui_env.generator.pieces = ["ok"]
     pool = state.PipelinePool()
     pool.get(ui_env.config, warmup=True)

@@ -81,6 +81,32 @@ def test_register_refuses_taken_names_bad_targets_and_built_ins() -> None:
     assert "openai" in registry.names("generator")
 
 
+def test_a_registered_backend_that_cannot_be_imported_is_one_line() -> None:
+    registry.register("generator", "missing_module", "myapp_not_installed.generators:MyGenerator")
+    registry.register("generator", "missing_class", f"{__name__}:NoSuchGenerator")
+    registry.register("generator", "no_params", f"{__name__}:Message")
+    try:
+        with pytest.raises(ConfigError, match=rf"^generator 'no_params' \({__name__}:Message\) has no pydantic "
+                           "Params model; add one$"):
+            registry.validate_params("generator", "no_params", {})
+        with pytest.raises(ConfigError) as missing_module:
+            registry.resolve("generator", "missing_module")
+        with pytest.raises(ConfigError) as missing_class:
+            registry.resolve("generator", "missing_class")
+    finally:
+        registry.unregister("generator", "missing_module")
+        registry.unregister("generator", "missing_class")
+        registry.unregister("generator", "no_params")
+    assert not isinstance(missing_module.value, MissingDependencyError)  # no rag-app extra would fix it
+    assert str(missing_module.value) == (
+        "generator 'missing_module' is registered as myapp_not_installed.generators:MyGenerator, "
+        "which cannot be imported (No module named 'myapp_not_installed')"
+    )
+    assert str(missing_class.value).startswith(
+        f"generator 'missing_class' is registered as {__name__}:NoSuchGenerator, which cannot be imported ("
+    )
+
+
 class YamlCannedGenerator:
     """A generator an application adds in code: one fixed reply (``params.reply``)."""
 
