@@ -21,6 +21,7 @@ from rag_app.filtering import validate
 from rag_app.generation.templates import PromptTemplate, load_template
 from rag_app.ingest.collection import Collection, CollectionStats
 from rag_app.ingest.embed_cache import EmbedCache
+from rag_app.ingest.manifest import Manifest
 from rag_app.ingest.runner import Ingestor, ProgressFn
 from rag_app.ingest.sources import discover
 from rag_app.protocols import (
@@ -115,7 +116,7 @@ class Pipeline:
             embedder=self.embedder,
             store=self.store,
             manifest=manifest,
-            open_store=lambda: self.collection.create(manifest),
+            open_store=lambda: self._open_for_writing(manifest),
             listeners=self.collection.listeners(),
             batch_size=self.config.ingest.batch_size,
             max_file_bytes=int(self.config.sources.max_file_mb * 2**20),
@@ -125,6 +126,14 @@ class Pipeline:
                 {"embedder": self.embedder.name, "normalized": self.embedder.normalized},
             ),
         )
+
+    def _open_for_writing(self, manifest: Manifest) -> None:
+        """Create or open the collection, then load the document encoder (ingestion runs this on a
+        background thread while it loads and chunks the first files)."""
+        self.collection.create(manifest)
+        prepare = getattr(self.embedder, "prepare_documents", None)  # optional: embedders that load lazily
+        if callable(prepare):
+            prepare()
 
     def index_drift(self) -> list[str]:
         """Secondary indexes that do not match the store, one line each (``rag doctor``; starts nothing)."""

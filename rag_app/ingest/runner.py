@@ -8,13 +8,21 @@ and the next run resumes where this one stopped: the journal marks the sources
 the dead run was changing, so they are re-ingested and their orphans deleted.
 Secondary indexes are committed once per run, stamped with the manifest
 generation; the pipeline rebuilds one whose stamp differs (see ``manifest``).
+
+The store is opened (for Milvus Lite: its server started) and the document
+encoder loaded on a background thread from the first file that needs work, while
+this thread goes on loading and chunking files: on a first ingest of a small
+folder those two waits were a third of the run. Every store write stays on this
+thread, in batch order.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from rag_app.errors import InputError, one_line
@@ -53,7 +61,8 @@ class Ingestor:
     store: VectorStore
     manifest: Manifest
     open_store: Callable[[], None]
-    """Creates/opens the collection; called once, before the first write (loads the model)."""
+    """Creates/opens the collection and loads the document encoder; called once, on a background
+    thread, when the first file needs work (``_ensure_open`` waits for it before the first write)."""
     listeners: list[IndexListener] = field(default_factory=list)
     batch_size: int = 64
     max_file_bytes: int = 50 * 1024 * 1024
@@ -63,13 +72,35 @@ class Ingestor:
     """Vectors by chunk-text hash, across files and runs (None: embed every new text)."""
     report: IngestReport = field(default_factory=IngestReport)
     _pending: list[_Pending] = field(default_factory=list)
-    _opened: bool = False
+    _opening: Future[None] | None = None
     _started: float = 0.0
 
+    def _start_open(self) -> None:
+        """Open the store on a background thread, once; loading and chunking go on meanwhile."""
+        if self._opening is None:
+            opening: Future[None] = Future()
+
+            def work() -> None:
+                if opening.set_running_or_notify_cancel():
+                    try:
+                        self.open_store()
+                        opening.set_result(None)
+                    except BaseException as exc:  # re-raised on this thread by _ensure_open
+                        opening.set_exception(exc)
+
+            self._opening = opening
+            threading.Thread(target=work, name="rag-ingest-open", daemon=True).start()
+
     def _ensure_open(self) -> None:
-        if not self._opened:
-            self.open_store()
-            self._opened = True
+        """Wait for the store to be open; its error (a dimension mismatch ...) is raised here."""
+        self._start_open()
+        assert self._opening is not None
+        self._opening.result()
+
+    def _settle(self) -> None:
+        """Never leave the store half-opened behind the caller (who may close it next)."""
+        if self._opening is not None:
+            self._opening.exception()  # waits; an error that mattered was raised by _ensure_open
 
     def run_files(
         self,
@@ -101,6 +132,7 @@ class Ingestor:
                 gone = [s for s in self.manifest.sources if under_roots(s, roots) and s not in seen]
                 self._remove_sources(gone)
         finally:  # whatever reached the store and manifest also reaches the secondary indexes
+            self._settle()
             self._commit_listeners()
             if self.embed_cache is not None:
                 self.embed_cache.close()
@@ -137,6 +169,7 @@ class Ingestor:
                     self._flush()
             self._flush()
         finally:
+            self._settle()
             self._commit_listeners()
             if self.embed_cache is not None:
                 self.embed_cache.close()
@@ -198,6 +231,7 @@ class Ingestor:
             entry.truncated_at = self.max_chunks
         entry.chunk_ids = [c.chunk_id for c in chunks]
         self._pending.append(_Pending(entry, source, chunks, source not in self.manifest.sources))
+        self._start_open()  # after this thread's first chunking: the tokenizer is loaded here, not there
 
     def _pending_chunks(self) -> int:
         return sum(len(p.chunks) for p in self._pending)

@@ -37,6 +37,16 @@ def test_tokenizer_counts_model_tokens(embedder) -> None:  # type: ignore[no-unt
     assert text[spans[0][0] : spans[0][1]].lower() == "token"
 
 
+def test_the_chunking_tokenizer_is_not_the_encoders(embedder) -> None:  # type: ignore[no-untyped-def]
+    """Ingestion chunks on one thread while batches encode on another: a Rust fast tokenizer shared
+    by the two fails with "Already borrowed", so the token counter must be an instance of its own."""
+    embedder.prepare_documents()  # the model loaded first: the counter must still not borrow its tokenizer
+    counter = embedder.tokenizer()
+    assert counter._tok is not embedder._load().tokenizer
+    text = "Tokenisation splits words"
+    assert counter.count(text) == len(embedder._load().tokenizer.tokenize(text))
+
+
 def test_batching_matches_single_calls(embedder) -> None:  # type: ignore[no-untyped-def]
     texts = [f"sentence number {i} about vectors" for i in range(40)]
     batched = embedder.embed_documents(texts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import pytest
 from rag_app.config import PipelineConfig
 from rag_app.errors import FingerprintMismatchError, InputError
 from rag_app.ingest.manifest import Manifest
-from rag_app.pipeline import build_pipeline
+from rag_app.pipeline import Pipeline, build_pipeline
+from rag_app.protocols import Loader
 
 MakeConfig = Callable[..., PipelineConfig]
 
@@ -182,3 +184,56 @@ def test_collection_is_verified_once_per_change_not_per_query(
     calls.clear()
     assert pipeline.search("dropout", top_k=1)[0].chunk.source.endswith("new.md")
     assert len(calls) == 1
+
+
+def _count_loads(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, on_load: Callable[[int], None]) -> None:
+    """Call ``on_load(n)`` after the pipeline's loaders have loaded their n-th file."""
+    real_loader_for = pipeline._loader_for
+    loads = [0]
+
+    class Counting:
+        def __init__(self, inner: Loader) -> None:
+            self.inner = inner
+
+        def load(self, path: Path, **kwargs: str) -> object:
+            docs = self.inner.load(path, **kwargs)
+            loads[0] += 1
+            on_load(loads[0])
+            return docs
+
+    monkeypatch.setattr(pipeline, "_loader_for", lambda suffix: Counting(real_loader_for(suffix)))
+
+
+def test_the_store_opens_on_another_thread_while_files_load(
+    make_config: MakeConfig, docs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = build_pipeline(make_config())
+    third_file_loaded = threading.Event()
+    _count_loads(pipeline, monkeypatch, lambda n: n == 3 and third_file_loaded.set())
+    real_open = pipeline._open_for_writing
+    opened_on = []
+
+    def open_after_the_third_file(manifest: Manifest) -> None:  # deadlocks (times out) if run inline
+        opened_on.append(threading.current_thread().name)
+        assert third_file_loaded.wait(10), "files were not loaded while the store was opening"
+        real_open(manifest)
+
+    monkeypatch.setattr(pipeline, "_open_for_writing", open_after_the_third_file)
+    report = pipeline.ingest([docs_dir])
+    assert (report.files_new, report.files_failed) == (3, 0)
+    assert report.chunks_added == pipeline.store.count() > 0
+    assert opened_on and opened_on != [threading.current_thread().name]
+
+
+def test_a_store_that_fails_to_open_fails_the_ingest_and_records_nothing(
+    make_config: MakeConfig, docs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = build_pipeline(make_config())
+
+    def refuse(manifest: Manifest) -> None:
+        raise InputError("the store refused to open; fix it")
+
+    monkeypatch.setattr(pipeline, "_open_for_writing", refuse)
+    with pytest.raises(InputError, match="refused to open"):
+        pipeline.ingest([docs_dir])
+    assert not Manifest.load(pipeline.manifest_path()).sources

@@ -97,18 +97,22 @@ class SentenceTransformerEmbedder:
         return self._dim
 
     def tokenizer(self) -> HFTokenCounter:
+        """A tokenizer of its own, never the encoder's: chunking runs on one thread while batches are
+        encoded on another (ingestion, the server), and a Rust fast tokenizer used from two threads at
+        once fails with "Already borrowed". It is also much cheaper to load than the model."""
         if self._tokenizer is None:
-            if self._model is not None:
-                self._tokenizer = HFTokenCounter(self._model.tokenizer)
-            else:  # loading just the tokenizer is much cheaper than the model
-                from transformers import AutoTokenizer
+            from transformers import AutoTokenizer
 
-                path = resolve_model(self._params.model, self._base_dir)
-                try:
-                    self._tokenizer = HFTokenCounter(AutoTokenizer.from_pretrained(path))
-                except (OSError, ValueError) as exc:
-                    raise BackendError(load_error_message("embedding", self._params.model, exc)) from exc
+            path = resolve_model(self._params.model, self._base_dir)
+            try:
+                self._tokenizer = HFTokenCounter(AutoTokenizer.from_pretrained(path))
+            except (OSError, ValueError) as exc:
+                raise BackendError(load_error_message("embedding", self._params.model, exc)) from exc
         return self._tokenizer
+
+    def prepare_documents(self) -> None:
+        """Load the document encoder now (ingestion calls this in the background while files load)."""
+        self._load()
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
