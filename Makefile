@@ -52,7 +52,9 @@ clean-index:
 
 bench-ingest: install  ## rag_app vs LangChain vs LlamaIndex ingest + SciFact quality guard, one run (tens of minutes on 2 CPUs)
 	# --no-deps: langchain-huggingface pins huggingface-hub below the 2.x that transformers 5 uses (works with it)
-	$(BIN)/python -m pip install -q --no-deps langchain-huggingface langchain-milvus llama-index-embeddings-huggingface
+	# fastembed likewise pins huggingface-hub below 2.x; its other dependencies install normally
+	$(BIN)/python -m pip install -q --no-deps langchain-huggingface langchain-milvus llama-index-embeddings-huggingface fastembed
+	$(BIN)/python -m pip install -q loguru mmh3 py-rust-stemmers
 	$(BIN)/python eval/benchmarks/ingest_speed.py --quality
 
 bench-store: install  ## Milvus Lite store at 100k chunks vs exact numpy/FAISS search (SIZES="100000 1000000" for more)

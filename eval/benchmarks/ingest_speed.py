@@ -16,6 +16,13 @@ loading is not what is compared; model load happens before the clock starts.
   in an ``IngestionPipeline`` with a ``SimpleDocumentStore`` (re-ingest
   de-duplication) and the in-memory ``SimpleVectorStore``.
 
+And the encoder alone against fastembed (Qdrant's ONNX embedding library), on
+the same chunk texts (LangChain's split above): rag_app's embedder vs
+``fastembed.TextEmbedding`` running the same all-MiniLM-L6-v2 weights, once as the
+fp32 ONNX file fastembed ships for this model (here rag_app's fp32 export, which
+gives the torch vectors) and once as rag_app's int8 export, so the batching is
+compared apart from the quantization. Skipped when fastembed is not installed.
+
 Corpora: ``data/corpus`` (34 files: md, txt, pdf, docx, html) and the first
 2,000 SciFact abstracts, written as one ``.txt`` file each (title, blank line,
 text). ``--quality`` also runs the SciFact quality guard
@@ -25,7 +32,8 @@ local.yaml's embedder within 0.005 of fp32 torch's 0.6451).
 Run::
 
     make bench-ingest
-    # = pip install --no-deps langchain-huggingface langchain-milvus llama-index-embeddings-huggingface
+    # = pip install --no-deps langchain-huggingface langchain-milvus llama-index-embeddings-huggingface fastembed
+    #   pip install loguru mmh3 py-rust-stemmers   (fastembed's own dependencies)
     #   python eval/benchmarks/ingest_speed.py --quality
 """
 
@@ -212,6 +220,70 @@ def llamaindex_side(corpus: Path, threads: int) -> Side:
     return Side(t1 - t0, t2 - t1, first, second, cpu)
 
 
+def chunk_texts(corpus: Path) -> list[str]:
+    """The corpus's 200-token chunks as the LangChain side splits them."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+    from transformers import AutoTokenizer
+
+    from rag_app.weights import resolve_model
+
+    splitter = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
+        AutoTokenizer.from_pretrained(resolve_model(MODEL)), chunk_size=CHUNK, chunk_overlap=OVERLAP
+    )
+    return [c for _, text, _ in load_texts(corpus) for c in splitter.split_text(text)]
+
+
+def encoder_rates(texts: list[str], threads: int, models: Path) -> dict[str, float] | None:
+    """Chunks/s embedding ``texts``: rag_app's local.yaml embedder vs fastembed (fp32 and int8 ONNX)."""
+    try:
+        from fastembed import TextEmbedding
+    except ImportError:
+        return None
+    import shutil
+
+    from rag_app import registry
+    from rag_app.backends.embedders import onnx_export
+    from rag_app.config import load_config
+    from rag_app.weights import resolve_model
+
+    params = dict(load_config(REPO / "pipelines" / "local.yaml").embedder.params)
+    params.update({"threads": threads, "cache_dir": str(models)})
+    ours = registry.create("embedder", "sentence_transformers", params)
+    ours.embed_documents(["warm up"])  # also writes the int8 export fastembed reads below
+    source = Path(resolve_model(MODEL))
+    rates: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ours.embed_documents(texts)
+    rates[f"rag_app ({params.get('backend')}/{params.get('quantize') or 'fp32'})"] = len(texts) / (
+        time.perf_counter() - t0
+    )
+    for quantize in (None, "int8"):
+        export = onnx_export.exported_path(MODEL, str(source), quantize, str(models))
+        if not export.exists():  # the fp32 file: export it once with rag_app's exporter
+            fp32 = registry.create("embedder", "sentence_transformers", {**params, "quantize": quantize})
+            fp32.embed_documents(["warm up"])
+        folder = models / f"fastembed-{quantize or 'fp32'}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"):
+            shutil.copy(source / name, folder / name)
+        shutil.copy(export, folder / "model.onnx")
+        fe = TextEmbedding(MODEL, specific_model_path=str(folder), threads=threads)
+        list(fe.embed(["warm up"]))
+        t0 = time.perf_counter()
+        vectors = list(fe.embed(texts))  # its default batch size (256)
+        rates[f"fastembed ({quantize or 'fp32'} onnx)"] = len(vectors) / (time.perf_counter() - t0)
+    return rates
+
+
+def print_rates(name: str, rates: dict[str, float], n: int) -> None:
+    ours = next(iter(rates.values()))
+    print(f"\n### {name}: the encoder alone, {n} chunk texts\n")
+    print("| encoder | chunks/s | rag_app / it |")
+    print("|---|---:|---:|")
+    for label, rate in rates.items():
+        print(f"| {label} | {rate:.1f} | {ours / rate:.2f}x |")
+
+
 def quality(label: str) -> float | None:
     """nDCG@10 of one row of eval/suites/scifact-onnx.yaml (the eval cache makes a rerun cheap)."""
     cmd = [str(Path(sys.executable).parent / "rag"), "eval", str(REPO / "eval/suites/scifact-onnx.yaml"),
@@ -252,7 +324,7 @@ def main() -> None:
     parser.add_argument(
         "--torch-row", action="store_true", help="also rag_app with backend torch (and its SciFact row: +10 min)"
     )
-    parser.add_argument("--peers", default="langchain,llamaindex", help="comma-separated; '' for none")
+    parser.add_argument("--peers", default="langchain,llamaindex,fastembed", help="comma-separated; '' for none")
     parser.add_argument("--quality", action="store_true", help="also the SciFact nDCG@10 guard")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -293,6 +365,13 @@ def main() -> None:
             if "llamaindex" in peers:
                 sides["LlamaIndex"] = llamaindex_side(corpus, args.threads)
             print_table(name, sides)
+            if "fastembed" in peers:
+                texts = chunk_texts(corpus)
+                rates = encoder_rates(texts, args.threads, root / "models")
+                if rates is None:
+                    print("\n(fastembed is not installed: its row is skipped)")
+                else:
+                    print_rates(name, rates, len(texts))
     if args.quality:
         print("\n### SciFact test nDCG@10 (dense MiniLM, eval/suites/scifact-onnx.yaml)\n")
         labels = ["minilm-dense-onnx-int8", *(["minilm-dense-torch"] if args.torch_row else [])]
