@@ -4,6 +4,11 @@
 components. Construction does no I/O; models and clients load on first use,
 so a UI can cache one Pipeline and every request shares it. The pipeline holds
 no per-user state.
+
+It is the public face, so it is a little over the usual module size: each
+method is a few lines over the Collection (``ingest.collection``), the
+retrieval stages (``retrieval``) and answering (``answering``), which hold the
+logic.
 """
 
 from __future__ import annotations

@@ -82,10 +82,6 @@ class VectorStore(Protocol):
         """Delete chunks by id (ids that do not exist are ignored)."""
         ...
 
-    def delete_documents(self, doc_ids: Iterable[str]) -> None:
-        """Delete every chunk of the given documents."""
-        ...
-
     def count(self) -> int: ...
 
     def drop(self) -> None:

@@ -12,9 +12,11 @@ abstention at the threshold with the most abstention and at most 10% of
 answerable questions refused.
 
     .venv/bin/python eval/benchmarks/judge_cues.py [--limit N] [--cues default,premise] [--out scores.jsonl]
+        [--questions eval/datasets/handbook-answers-heldout/questions.jsonl ...]
 
-``--out`` writes each question's P(Yes) per cue; ``abstention_calibration.py --judge-scores``
-reads it to score a cue on an answer run's recorded answers (correct, cited ...).
+``--out`` writes each question's P(Yes) per cue and its best dense similarity
+(``best_relevance``); ``abstention_calibration.py --judge-scores`` reads it to
+score a cue on an answer run's recorded answers (correct, cited ...).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from rag_app.config import parse_config  # noqa: E402
 from rag_app.evaluation.answers import read_questions  # noqa: E402
-from rag_app.generation.abstain import answerable_probability, should_abstain  # noqa: E402
+from rag_app.generation.abstain import answerable_probability, best_relevance, should_abstain  # noqa: E402
 from rag_app.generation.prompt import build_messages  # noqa: E402
 from rag_app.pipeline import build_pipeline  # noqa: E402
 
@@ -51,6 +53,13 @@ CUES = {
     "premise": (
         "Do the sources above support the question's assumptions and state its answer? Answer Yes or No."
     ),
+    "alone": (
+        "Can the question be answered exactly and completely from the sources above, without outside "
+        "knowledge? Answer Yes or No."
+    ),
+    "assumptions": (
+        "Is everything the question takes for granted true according to the sources above? Answer Yes or No."
+    ),
 }
 MAX_FALSE = 0.10
 
@@ -60,13 +69,17 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
     parser.add_argument("--cues", default=",".join(CUES), help=f"cue names to try (default: {','.join(CUES)})")
     parser.add_argument("--out", type=Path, default=None, help="write each question's P(Yes) per cue (JSONL)")
+    parser.add_argument("--questions", type=Path, action="append", default=None,
+                        help="gold question files (default: eval/datasets/handbook-answers/questions.jsonl)")
     args = parser.parse_args()
     cues = {name: CUES[name] for name in args.cues.split(",")}
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.1f}")
     corpus = REPO / "data" / "corpus"
-    questions = read_questions(REPO / "eval" / "datasets" / "handbook-answers" / "questions.jsonl", corpus)
+    files = args.questions or [REPO / "eval" / "datasets" / "handbook-answers" / "questions.jsonl"]
+    questions = [q for path in files for q in read_questions(path, corpus)]
+    set_of = {q.id: path.parent.name for path in files for q in read_questions(path, corpus)}
     questions = questions[: args.limit] if args.limit else questions
     with tempfile.TemporaryDirectory() as tmp:
         data = yaml.safe_load((REPO / "pipelines" / "local.yaml").read_text(encoding="utf-8"))
@@ -79,10 +92,12 @@ def main() -> int:
         assert generator is not None
         rows: list[tuple[bool, str, dict[str, float] | None]] = []
         ids: list[str] = []
+        dense: list[float] = []
         started = time.perf_counter()
         for gold in questions:
             ids.append(gold.id)
             hits = pipeline.search(gold.question)
+            dense.append(best_relevance(hits, dense=True) if hits else 0.0)
             if should_abstain(hits, answer.min_score, dense=True):
                 rows.append((gold.answerable, gold.kind, None))
                 continue
@@ -96,8 +111,10 @@ def main() -> int:
         pipeline.close()
     if args.out is not None:
         with args.out.open("w", encoding="utf-8") as fh:
-            for qid, (answerable, kind, scores) in zip(ids, rows, strict=True):
-                fh.write(json.dumps({"id": qid, "answerable": answerable, "kind": kind, "p_yes": scores}) + "\n")
+            for qid, (answerable, kind, scores), best in zip(ids, rows, dense, strict=True):
+                record = {"id": qid, "set": set_of[qid], "answerable": answerable, "kind": kind, "p_yes": scores,
+                          "dense": best}
+                fh.write(json.dumps(record) + "\n")
         print(f"per-question scores: {args.out}")
     kinds = Counter(kind for answerable, kind, _ in rows if not answerable)
     floor = sum(1 for _, _, s in rows if s is None)

@@ -35,7 +35,6 @@ ROWS = [
     ("max_batch", "Max batch"),
     ("max_top_k", "Max top_k"),
     ("consistency", "Consistency"),
-    ("delete_by_document", "Delete by document"),
     ("persistence", "Persistence"),
 ]
 

@@ -112,18 +112,6 @@ def test_missing_index_without_create_is_config_error(server: pinecone_server.Pi
         s.open(DIM, FP)
 
 
-def test_delete_documents_pages_through_id_prefixes(server: pinecone_server.PineconeServer) -> None:
-    s = store(server, batch_size=100)
-    s.open(DIM, FP)
-    rows = [chunk(f"abc:{n:05d}", doc="abc") for n in range(250)] + [chunk(f"xyz:{n:05d}", doc="xyz") for n in range(3)]
-    s.upsert(rows, [Q] * len(rows))
-    s.delete_documents(["abc"])
-    assert s.count() == 3
-    assert {h.chunk.doc_id for h in s.search(Q, 10)} == {"xyz"}
-    s.drop()
-    assert s.count() == 0 and s.fingerprint() is None
-
-
 @pytest.mark.live
 def test_live_pinecone_cloud() -> None:
     """Against the real service; needs PINECONE_API_KEY (creates a small serverless index once)."""
@@ -139,7 +127,7 @@ def test_live_pinecone_cloud() -> None:
             s.upsert([chunk("doc1:00000", doc="doc1"), chunk("doc2:00000", doc="doc2")], [Q, [0.0, 1.0, 0.0, 0.0]])
             assert s.count() == 2
             assert [h.chunk.chunk_id for h in s.search(Q, 1)] == ["doc1:00000"]
-            s.delete_documents(["doc1"])
+            s.delete(["doc1:00000"])
             assert s.count() == 1
         finally:
             s.drop()

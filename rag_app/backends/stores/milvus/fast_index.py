@@ -19,6 +19,10 @@ the BM25 index): ``<folder>/CURRENT`` names a version directory holding
 are written whole and ``CURRENT`` is replaced atomically, so a kill leaves the
 previous version; a reader stats ``CURRENT`` before each search and reloads
 when another process committed a newer one.
+
+Over the usual module size on purpose: slots, search and persistence all
+read and write the same slot arrays under one lock; the per-slot metadata
+columns are already apart (``fast_columns``).
 """
 
 from __future__ import annotations
@@ -157,14 +161,6 @@ class FastIndex:
             for cid in chunk_ids:
                 slot = self._slot_of.get(cid)
                 if slot is not None:
-                    self._retire(slot)
-
-    def remove_documents(self, doc_ids: Iterable[str]) -> None:
-        with self._lock:
-            self._ensure_loaded()
-            wanted = set(doc_ids)
-            for slot in range(self._n):
-                if self._alive[slot] and self._cols.doc_ids[slot] in wanted:
                     self._retire(slot)
 
     def _retire(self, slot: int) -> None:

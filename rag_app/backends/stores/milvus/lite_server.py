@@ -24,6 +24,10 @@ last client went away, when its data directory is deleted, or on SIGTERM
 single-writer per collection); reads run concurrently.
 ``RAG_MILVUS_LITE_SERVER=off`` opens the directory in-process instead (one
 process at a time, as before).
+
+One module on purpose (it is over the usual size): the client side and the
+server side of the lock protocol above must change together, and reading them
+in one file is how a race between them gets seen.
 """
 
 from __future__ import annotations

@@ -17,6 +17,12 @@ vectors (``_fast_index``, persisted in ``<file>.fast/<collection>/``, kept in
 sync by ingestion like the BM25 index) and the winning rows are fetched by
 primary key; Milvus stays the store of record. A server ``uri`` uses
 Milvus's own index.
+
+What could leave this module has: filter expressions (``expressions``), row
+conversion (``rows``), the Lite connection and its server (``lite``,
+``lite_server``), the fast index (``fast_index``, ``fast_columns``). The rest is
+one collection's lifecycle against ``MilvusClient`` (open and its checks,
+writes, searches, export), which reads best in one place.
 """
 
 from __future__ import annotations
@@ -58,7 +64,6 @@ class MilvusStore:
         "max_batch": "batch_size rows per upsert call (at most 16384)",
         "max_top_k": "16384",
         "consistency": "consistency_level (default Strong: reads see all acknowledged writes)",
-        "delete_by_document": "delete by expression on the doc_id VARCHAR field",
         "persistence": "Lite: a local .db directory (WAL); server: Milvus storage (etcd + MinIO/S3 or local)",
     }
 
@@ -421,22 +426,16 @@ class MilvusStore:
             iterator.close()
 
     def delete(self, chunk_ids: Iterable[str]) -> None:
-        self._delete_where("id", chunk_ids)
-
-    def delete_documents(self, doc_ids: Iterable[str]) -> None:
-        self._delete_where("doc_id", doc_ids)
-
-    def _delete_where(self, field: str, values: Iterable[str]) -> None:
         # Our own quoting: pymilvus' delete(ids=...) wraps string ids in '...' unescaped.
         client = self._require_open()
-        unique = sorted(common.string_ids(values, field))
+        unique = sorted(common.string_ids(chunk_ids, "id"))
         step = self._params.batch_size
         for i in range(0, len(unique), step):
-            expr = f"{field} in [{', '.join(filters_mod.milvus_literal(v) for v in unique[i : i + step])}]"
+            expr = f"id in [{', '.join(filters_mod.milvus_literal(v) for v in unique[i : i + step])}]"
             self._call("delete", client.delete, self._name, filter=expr)
         self._unflushed = True
         if self._fast is not None:
-            (self._fast.remove if field == "id" else self._fast.remove_documents)(unique)
+            self._fast.remove(unique)
 
 
 def _lite_path(uri: str, base_dir: Path | None) -> Path | None:

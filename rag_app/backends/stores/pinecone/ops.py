@@ -27,17 +27,6 @@ def list_ids(call: Call, index: Any, namespace: str, prefix: str | None = None) 
             return
 
 
-def prefixed_ids(call: Call, index: Any, namespace: str, doc_id: str) -> set[str]:
-    """Ids of rag_app's chunks of ``doc_id`` (``f"{doc_id}:{n:05d}"``), via ``list(prefix=...)``."""
-    return {i for page in list_ids(call, index, namespace, prefix=f"{doc_id}:") for i in page}
-
-
-def query_ids(call: Call, index: Any, namespace: str, probe: list[float], flt: dict[str, Any], top_k: int) -> set[str]:
-    """Ids of up to ``top_k`` records matching ``flt`` (a filtered query finds what a filter delete would)."""
-    hits = call("query", index.query, vector=probe, top_k=top_k, namespace=namespace, filter=flt)
-    return {m.id for m in hits.matches}
-
-
 def export(call: Call, index: Any, namespace: str, batch_size: int) -> Iterator[tuple[list[Chunk], list[list[float]]]]:
     """Every chunk in ``namespace`` with its vector, ``batch_size`` at a time (list, then fetch)."""
     size = max(1, batch_size)

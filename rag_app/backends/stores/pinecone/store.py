@@ -12,6 +12,11 @@ Without it, the index is described - and created when ``create_index`` is true -
 through the control plane at ``controller_host`` (default: Pinecone's API).
 ``drop()`` deletes the namespace's vectors and its fingerprint record, never the
 index: an index may hold other namespaces, and deleting one is not undoable.
+
+SDK calls with retries and their errors as ours (``client``), record
+conversion, size limits and filters (``records``) and the paged operations and
+consistency polling (``ops``) live beside it; this module is one namespace's
+lifecycle (open and its checks, writes, searches, drop).
 """
 
 from __future__ import annotations
@@ -54,7 +59,6 @@ class PineconeStore:
         "max_batch": "1000 vectors and 2 MB per upsert request (split by size); 40 KB metadata per vector",
         "max_top_k": str(MAX_TOP_K),
         "consistency": "eventual; writes wait up to consistency_wait_s for fetch and stats to settle",
-        "delete_by_document": "list(prefix=doc_id:) + a filtered query sweep, then delete by ids",
         "persistence": "managed service (serverless index; one namespace per collection)",
     }
 
@@ -298,20 +302,6 @@ class PineconeStore:
                        namespace=self._params.namespace)
         if ids:
             self._settle(index, absent=list(ids[-8:]))
-
-    def delete_documents(self, doc_ids: Iterable[str]) -> None:
-        """Serverless cannot delete by filter: delete the ``doc_id:`` id prefixes, then sweep with a query."""
-        index = self._require_open()
-        docs = sorted(common.string_ids(doc_ids, "doc_id"))
-        ns = self._params.namespace
-        done = {i for doc in docs if doc and doc.isascii() for i in ops.prefixed_ids(self._call, index, ns, doc)}
-        self._delete_ids(index, sorted(done))
-        probe = [1.0] + [0.0] * (self._dim - 1)
-        for i in range(0, len(docs), 100):  # chunks whose ids do not follow doc_id:n
-            flt = {"doc_id": {"$in": docs[i : i + 100]}}
-            while new := ops.query_ids(self._call, index, ns, probe, flt, MAX_TOP_K) - done:
-                self._delete_ids(index, sorted(new))
-                done |= new
 
     def export(self, batch_size: int = 100) -> Iterator[tuple[list[Chunk], list[list[float]]]]:
         """Every stored chunk with its vector, ``batch_size`` at a time (list ids, then fetch)."""
