@@ -117,7 +117,9 @@ class Claim:
     """One sentence of an answer, the source numbers it cites and whether they support it.
 
     ``supported`` is None for sentences that state nothing checkable (too short,
-    no content words) and for uncited sentences no source supports.
+    no content words) and for uncited sentences when no source was tried
+    (``answer.citations.attach`` off); an uncited sentence that no source
+    supports is False.
     """
 
     text: str

@@ -236,7 +236,10 @@ def _check_segment(
             result.added.add(best)
     result.supported.update(keep)
     overlaps = [verdicts[n].overlap for n in (keep or cited)]
-    result.claims.append(Claim(bare, keep, bool(keep) if keep or cited else None, round(max(overlaps, default=0), 3)))
+    # An uncited sentence is judged too when ``attach`` looked through every source: none supports it
+    # ("Google released it in 2016" in an otherwise cited answer), so readers are told, not left to guess.
+    verdict = bool(keep) if keep or cited or attach else None
+    result.claims.append(Claim(bare, keep, verdict, round(max(overlaps, default=0), 3)))
     if marks == cited:
         return segment
     return _place_marker(segment, spans, marks)

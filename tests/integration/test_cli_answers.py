@@ -121,3 +121,20 @@ def test_an_answer_none_of_whose_sentences_is_supported_is_reported_as_not_in_th
     as_json = json.loads(runner.invoke(app, ["ask", "-c", str(config_file), QUESTION, "--json"]).stdout)
     assert as_json["abstained"] and as_json["abstain_reason"] == "unsupported"
     assert as_json["answer"] == "The documents I have do not contain an answer to that."
+
+
+def test_an_uncited_sentence_no_source_supports_is_flagged_in_text_and_json(
+    config_file: Path, stub: OpenAIStub
+) -> None:
+    stub.behaviour.reply = (
+        "Self-attention cost grows quadratically with sequence length [1]. Pirates invented it in 1492."
+    )
+    result = runner.invoke(app, ["ask", "-c", str(config_file), QUESTION])
+    assert result.exit_code == 0, result.output
+    assert "unsupported by any source: Pirates invented it in 1492." in result.stdout
+    data = json.loads(runner.invoke(app, ["ask", "-c", str(config_file), QUESTION, "--json"]).stdout)
+    assert [(c["text"], c["supported"]) for c in data["claims"]] == [
+        ("Self-attention cost grows quadratically with sequence length.", True),
+        ("Pirates invented it in 1492.", False),
+    ]
+    assert not data["abstained"]  # one supported sentence: answered, the other one flagged

@@ -88,6 +88,16 @@ def test_unsupported_citation_is_removed_and_the_claim_flagged(ui_env: UiEnv, as
     assert "Not supported by any source" in flagged.value and "1850 by pirates" in flagged.value
 
 
+def test_an_uncited_sentence_no_source_supports_is_flagged(ui_env: UiEnv, ask: Ask) -> None:
+    ui_env.generator.pieces = ["Attention grows quadratically [1]. ", "LoRA was invented in 1850 by pirates."]
+    at = ask(ui_env.app().run(), QUESTION)
+    assert at.chat_message[1].markdown[0].value == (
+        "Attention grows quadratically :blue-badge[1]. LoRA was invented in 1850 by pirates."
+    )
+    (flagged,) = at.warning
+    assert "Not supported by any source" in flagged.value and "1850 by pirates" in flagged.value
+
+
 def test_abstention_looks_different_and_skips_generation(ui_env: UiEnv, ask: Ask) -> None:
     at = ask(ui_env.app().run(), "Purple elephants dancing")
     assert not at.exception

@@ -74,6 +74,16 @@ def test_without_attach_the_claim_is_left_uncited_and_flagged() -> None:
     assert plain.text == "LoRA adds trainable low-rank matrices." and plain.claims[0].supported is None
 
 
+def test_an_uncited_sentence_no_source_supports_is_flagged_when_every_source_was_tried() -> None:
+    text = "GPT-2 has 50,257 byte-level tokens [1]. It was released by pirates in 1850."
+    checked = check_citations(text, SOURCES, min_overlap=0.5, attach=True)
+    assert checked.text == text  # nothing to attach: the sentence stays as written
+    assert [(c.text, c.supported) for c in checked.claims] == [
+        ("GPT-2 has 50,257 byte-level tokens.", True), ("It was released by pirates in 1850.", False)]
+    unchecked = check_citations(text, SOURCES, min_overlap=0.5, attach=False)
+    assert [c.supported for c in unchecked.claims] == [True, None]
+
+
 def test_supported_citations_are_kept_in_place_and_untouched_text_is_byte_identical() -> None:
     text = "LoRA freezes the pretrained weights [2] and GPT-2 has 50,257 tokens [1].\n\nHere is why:"
     checked = check_citations(text, SOURCES, min_overlap=0.5, attach=True)
