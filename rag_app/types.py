@@ -119,13 +119,15 @@ class Claim:
     ``supported`` is None for sentences that state nothing checkable (too short,
     no content words) and for uncited sentences when no source was tried
     (``answer.citations.attach`` off); an uncited sentence that no source
-    supports is False.
+    supports is False. ``cited`` says whether the model cited the sentence itself
+    (an attached citation does not count).
     """
 
     text: str
     citations: list[int]
     supported: bool | None
     support: float = 0.0
+    cited: bool = True
 
 
 @dataclass

@@ -66,7 +66,8 @@ def load(path: Path) -> list[Row]:
         data = json.loads(line)
         extra = data.get("extra", {})
         claims = [
-            Claim(c["text"], c["citations"], c["supported"], c.get("support", 0.0)) for c in extra.get("claims") or []
+            Claim(c["text"], c["citations"], c["supported"], c.get("support", 0.0), c.get("cited", True))
+            for c in extra.get("claims") or []
         ]
         rows.append(
             Row(

@@ -239,7 +239,7 @@ def _check_segment(
     # An uncited sentence is judged too when ``attach`` looked through every source: none supports it
     # ("Google released it in 2016" in an otherwise cited answer), so readers are told, not left to guess.
     verdict = bool(keep) if keep or cited or attach else None
-    result.claims.append(Claim(bare, keep, verdict, round(max(overlaps, default=0), 3)))
+    result.claims.append(Claim(bare, keep, verdict, round(max(overlaps, default=0), 3), cited=bool(cited)))
     if marks == cited:
         return segment
     return _place_marker(segment, spans, marks)

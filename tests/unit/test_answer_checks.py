@@ -84,6 +84,14 @@ def test_an_uncited_sentence_no_source_supports_is_flagged_when_every_source_was
     assert [c.supported for c in unchecked.claims] == [True, None]
 
 
+def test_an_uncited_unsupported_sentence_alone_is_flagged_but_not_an_abstention() -> None:
+    """It may be a correct answer worded apart from its source: shown as unsupported, not refused."""
+    text = "The top token gets a probability of approximately 0.867, as shown in the second source."
+    answer = checked_answer(text, SOURCES, AnswerConfig(abstain_unsupported=True))
+    assert not answer.abstained and answer.text == text
+    assert [(c.supported, c.cited) for c in answer.claims] == [(False, False)]
+
+
 def test_supported_citations_are_kept_in_place_and_untouched_text_is_byte_identical() -> None:
     text = "LoRA freezes the pretrained weights [2] and GPT-2 has 50,257 tokens [1].\n\nHere is why:"
     checked = check_citations(text, SOURCES, min_overlap=0.5, attach=True)
