@@ -35,6 +35,7 @@ from rag_app.protocols import (
     Generator,
     IndexListener,
     Loader,
+    PreparesDocuments,
     Reranker,
     Retriever,
     TokenCounter,
@@ -136,9 +137,8 @@ class Pipeline:
         """Create or open the collection, then load the document encoder (ingestion runs this on a
         background thread while it loads and chunks the first files)."""
         self.collection.create(manifest)
-        prepare = getattr(self.embedder, "prepare_documents", None)  # optional: embedders that load lazily
-        if callable(prepare):
-            prepare()
+        if isinstance(self.embedder, PreparesDocuments):
+            self.embedder.prepare_documents()
 
     def index_drift(self) -> list[str]:
         """Secondary indexes that do not match the store, one line each (``rag doctor``; starts nothing)."""

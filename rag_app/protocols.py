@@ -192,6 +192,13 @@ class IndexListener(Protocol):
 
 
 @runtime_checkable
+class PreparesDocuments(Protocol):
+    """An embedder that loads its document encoder lazily and can be asked to load it now."""
+
+    def prepare_documents(self) -> None: ...
+
+
+@runtime_checkable
 class ChoiceScorer(Protocol):
     """A generator that can score the first token of a reply without generating it."""
 

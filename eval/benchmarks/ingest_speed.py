@@ -137,14 +137,24 @@ def rag_app_side(
     return side, info
 
 
+def langchain_splitter() -> Any:
+    """LangChain's recursive splitter counting MiniLM tokens (CHUNK / OVERLAP), as its side uses it."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+    from transformers import AutoTokenizer
+
+    from rag_app.weights import resolve_model
+
+    return RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
+        AutoTokenizer.from_pretrained(resolve_model(MODEL)), chunk_size=CHUNK, chunk_overlap=OVERLAP
+    )
+
+
 def langchain_side(corpus: Path, tmp: Path, threads: int) -> Side:
     import torch
     from langchain_core.documents import Document
     from langchain_core.indexing import InMemoryRecordManager, index
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_milvus import Milvus
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
-    from transformers import AutoTokenizer
 
     from rag_app.weights import resolve_model
 
@@ -152,9 +162,7 @@ def langchain_side(corpus: Path, tmp: Path, threads: int) -> Side:
     model = resolve_model(MODEL)
     embeddings = HuggingFaceEmbeddings(model_name=model, encode_kwargs={"normalize_embeddings": True, "batch_size": 32})
     embeddings.embed_query("warm up")
-    splitter = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-        AutoTokenizer.from_pretrained(model), chunk_size=CHUNK, chunk_overlap=OVERLAP
-    )
+    splitter = langchain_splitter()
     store = Milvus(
         embedding_function=embeddings,
         connection_args={"uri": str(tmp / "langchain.db")},
@@ -222,14 +230,7 @@ def llamaindex_side(corpus: Path, threads: int) -> Side:
 
 def chunk_texts(corpus: Path) -> list[str]:
     """The corpus's 200-token chunks as the LangChain side splits them."""
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
-    from transformers import AutoTokenizer
-
-    from rag_app.weights import resolve_model
-
-    splitter = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-        AutoTokenizer.from_pretrained(resolve_model(MODEL)), chunk_size=CHUNK, chunk_overlap=OVERLAP
-    )
+    splitter = langchain_splitter()
     return [c for _, text, _ in load_texts(corpus) for c in splitter.split_text(text)]
 
 
@@ -260,8 +261,8 @@ def encoder_rates(texts: list[str], threads: int, models: Path) -> dict[str, flo
     for quantize in (None, "int8"):
         export = onnx_export.exported_path(MODEL, str(source), quantize, str(models))
         if not export.exists():  # the fp32 file: export it once with rag_app's exporter
-            fp32 = registry.create("embedder", "sentence_transformers", {**params, "quantize": quantize})
-            fp32.embed_documents(["warm up"])
+            exporter = registry.create("embedder", "sentence_transformers", {**params, "quantize": quantize})
+            exporter.embed_documents(["warm up"])
         folder = models / f"fastembed-{quantize or 'fp32'}"
         folder.mkdir(parents=True, exist_ok=True)
         for name in ("config.json", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"):

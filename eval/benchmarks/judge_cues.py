@@ -78,8 +78,9 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.1f}")
     corpus = REPO / "data" / "corpus"
     files = args.questions or [REPO / "eval" / "datasets" / "handbook-answers" / "questions.jsonl"]
-    questions = [q for path in files for q in read_questions(path, corpus)]
-    set_of = {q.id: path.parent.name for path in files for q in read_questions(path, corpus)}
+    by_file = [(path.parent.name, read_questions(path, corpus)) for path in files]
+    questions = [q for _, qs in by_file for q in qs]
+    set_of = {q.id: name for name, qs in by_file for q in qs}
     questions = questions[: args.limit] if args.limit else questions
     with tempfile.TemporaryDirectory() as tmp:
         data = yaml.safe_load((REPO / "pipelines" / "local.yaml").read_text(encoding="utf-8"))

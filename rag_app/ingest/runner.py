@@ -81,12 +81,11 @@ class Ingestor:
             opening: Future[None] = Future()
 
             def work() -> None:
-                if opening.set_running_or_notify_cancel():
-                    try:
-                        self.open_store()
-                        opening.set_result(None)
-                    except BaseException as exc:  # re-raised on this thread by _ensure_open
-                        opening.set_exception(exc)
+                try:
+                    self.open_store()
+                    opening.set_result(None)
+                except BaseException as exc:  # re-raised on this thread by _ensure_open
+                    opening.set_exception(exc)
 
             self._opening = opening
             threading.Thread(target=work, name="rag-ingest-open", daemon=True).start()

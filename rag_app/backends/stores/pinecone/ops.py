@@ -13,12 +13,11 @@ LIST_PAGE = 100  # Pinecone's largest list page; also used as the fetch batch (i
 Call = Callable[..., Any]
 
 
-def list_ids(call: Call, index: Any, namespace: str, prefix: str | None = None) -> Iterator[list[str]]:
-    """Pages of vector ids in ``namespace`` (optionally only those starting with ``prefix``)."""
+def list_ids(call: Call, index: Any, namespace: str) -> Iterator[list[str]]:
+    """Pages of vector ids in ``namespace``."""
     token: str | None = None
     while True:
-        page = call("list", index.list_paginated, prefix=prefix, limit=LIST_PAGE,
-                    pagination_token=token, namespace=namespace)
+        page = call("list", index.list_paginated, limit=LIST_PAGE, pagination_token=token, namespace=namespace)
         ids = [item.id for item in page.vectors if item.id]
         if ids:
             yield ids
