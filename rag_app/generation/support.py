@@ -44,6 +44,8 @@ _DIGIT_GROUPS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _POSSESSIVE = re.compile(r"['’]s\b")
 _LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _END_PUNCT = re.compile(r"[\s.!?:;]*$")
+_SENTENCE_STOPS = frozenset(".!?:;")
+_BARE_MARKERS = re.compile(rf"(?:\s*{MARKER.pattern})+[\s.,;:]*")
 
 # Function words that say nothing about support (closed-class English words only).
 _STOP_WORDS = """a an the and or but nor so yet of to in on at by for with from into onto over under about as than
@@ -134,7 +136,13 @@ def checkable(claim: str) -> bool:
 
 
 def split_claims(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of ``text``; markers right after a sentence's end stay with it."""
+    """Character spans of the sentences of ``text``; markers right after a sentence's end stay with it.
+
+    A span that is only citation markers ("... lower memory. [2]" at the end of a paragraph,
+    "[3]. Tokenisation ..." at the start of a line) is not a sentence: it joins the sentence
+    after it on the same line, else the one before, so its citation is checked against a
+    claim instead of passing unchecked.
+    """
     spans, start = [], 0
     for match in _SENTENCE_END.finditer(text):
         end = match.start() if match.group(0).startswith("\n") else match.start() + len(match.group(0).rstrip())
@@ -143,7 +151,25 @@ def split_claims(text: str) -> list[tuple[int, int]]:
         start = match.end()
     if text[start:].strip():
         spans.append((start, len(text)))
-    return spans
+    return _join_bare_markers(text, spans)
+
+
+def _join_bare_markers(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    pending: tuple[int, int] | None = None  # a bare marker span waiting for the sentence after it
+    for index, (a, b) in enumerate(spans):
+        if pending is not None:
+            a, pending = pending[0], None
+        elif _BARE_MARKERS.fullmatch(text[a:b]):
+            following = spans[index + 1] if index + 1 < len(spans) else None
+            if following is not None and "\n" not in text[b : following[0]]:
+                pending = (a, b)
+                continue
+            if out:
+                out[-1] = (out[-1][0], b)
+                continue
+        out.append((a, b))
+    return out
 
 
 Span = tuple[int, int]
@@ -154,7 +180,8 @@ def _segments(sentence: str) -> list[tuple[str, list[int], list[Span]]]:
 
     "A [1] and B [2]." is checked as "A [1]" against source 1 and " and B [2]." against
     source 2. A marker run with nothing checkable before it ("[1]. The loss ...") leads
-    the text after it; text after the last marker joins the last segment unless it
+    the text after it; a run after nothing but punctuation ("... [1]. [2]") joins the
+    segment before it; text after the last marker joins the last segment unless it
     states something of its own.
     """
     groups: list[tuple[int, int, list[int]]] = []
@@ -168,6 +195,13 @@ def _segments(sentence: str) -> list[tuple[str, list[int], list[Span]]]:
     out: list[tuple[str, list[int], list[Span]]] = []
     start, lead, lead_spans = 0, [], []  # type: ignore[var-annotated]
     for a, b, cited in groups:
+        if out and not _WORD.search(sentence[start:a]):  # "... tokens [1]. [2]": [2] cites that claim too
+            text, numbers, spans = out[-1]
+            base = start - len(text)
+            joined = list(dict.fromkeys([*numbers, *cited]))
+            out[-1] = (text + sentence[start:b], joined, [*spans, (a - base, b - base)])
+            start = b
+            continue
         if not checkable(sentence[start:a]) and not out:
             lead, lead_spans = [*lead, *cited], [*lead_spans, (a, b)]
             continue
@@ -273,10 +307,17 @@ def _place_marker(segment: str, spans: list[Span], numbers: Sequence[int]) -> st
     for index, (a, b) in enumerate(sorted(spans, reverse=True)):
         head, tail = out[:a].rstrip(" \t"), out[b:]
         fill = marker if index == 0 and marker else ""
-        if fill:
+        ended = head.rstrip()
+        if fill and not tail.strip() and ended[-1:] in _SENTENCE_STOPS:
+            # "... lower memory. [2]" becomes "... lower memory [1]." (and the line break before a
+            # marker on a line of its own goes with it)
+            out = f"{ended[:-1]} {fill}{ended[-1]}{tail}"
+        elif fill:
             out = f"{head} {fill}{tail}" if head else f"{fill}{tail}"
+        elif not head:
+            out = tail.lstrip(" \t.,;:")  # "[3]. Tokenisation ..." loses its marker and the ". "
         else:
-            out = head + tail if not tail[:1].isalnum() or not head else f"{head} {tail.lstrip()}"
+            out = head + tail if not tail[:1].isalnum() else f"{head} {tail.lstrip()}"
     return out
 
 

@@ -56,6 +56,17 @@ def test_sentences_split_with_trailing_markers_kept() -> None:
                                                           "Last one?"]
 
 
+def test_a_span_of_markers_alone_joins_a_sentence_instead_of_standing_as_one() -> None:
+    # the model's trailing "[2]" after the last sentence, and a list label "[3]." before one
+    end = "First fact. Second fact. [2]"
+    assert [end[a:b] for a, b in split_claims(end)] == ["First fact.", "Second fact. [2]"]
+    own_line = "A fact here.\n[1]"
+    assert [own_line[a:b] for a, b in split_claims(own_line)] == ["A fact here.\n[1]"]
+    label = "[2] One fact.\n[3]. Another fact here."
+    assert [label[a:b] for a, b in split_claims(label)] == ["[2] One fact.", "[3]. Another fact here."]
+    assert [(a, b) for a, b in split_claims("[1]")] == [(0, 3)]  # nothing to join: kept
+
+
 # --- checking a whole answer --------------------------------------------------------------------
 
 
@@ -64,6 +75,23 @@ def test_an_unsupported_citation_is_removed_and_the_supporting_source_attached()
     assert checked.text == "GPT-2 has 50,257 byte-level tokens [1]."
     assert checked.unsupported == [2] and checked.added == {1}
     assert checked.claims[0].supported is True and checked.claims[0].citations == [1]
+
+
+def test_a_trailing_marker_is_checked_against_the_sentence_before_it() -> None:
+    # "... [1]. [2]": source 2 (LoRA) says nothing about the vocabulary, so it goes; before, a marker
+    # standing alone was a "sentence" with nothing to check and the reader saw an unchecked [2]
+    checked = check_citations("GPT-2 has 50,257 byte-level tokens [1]. [2]", SOURCES, min_overlap=0.5, attach=True)
+    assert checked.text == "GPT-2 has 50,257 byte-level tokens [1]."
+    assert checked.unsupported == [2] and all(c.text for c in checked.claims)
+    moved = check_citations("GPT-2 has 50,257 byte-level tokens.\n[2]", SOURCES, min_overlap=0.5, attach=True)
+    assert moved.text == "GPT-2 has 50,257 byte-level tokens [1]."
+    kept = check_citations("GPT-2 has 50,257 byte-level tokens. [1]", SOURCES, min_overlap=0.5, attach=True)
+    assert kept.text == "GPT-2 has 50,257 byte-level tokens. [1]"  # a supported citation is left as written
+
+
+def test_an_unsupported_leading_marker_goes_with_its_full_stop() -> None:
+    checked = check_citations("[2]. GPT-2 has 5027 byte-level tokens.", SOURCES, min_overlap=0.5, attach=True)
+    assert checked.text == "GPT-2 has 5027 byte-level tokens."
 
 
 def test_without_attach_the_claim_is_left_uncited_and_flagged() -> None:
