@@ -158,6 +158,35 @@ def test_doctor_fails_on_missing_gguf_and_missing_key(config_file: Path, tmp_pat
                      "detail": "$RAG_TEST_NO_SUCH_KEY is not set: export it or add it to .env"}  # fmt: skip
 
 
+def test_llama_build_note_suggests_the_native_build_only_where_it_helps() -> None:
+    from rag_app.cli.doctor_checks import llama_build_note
+
+    wheel = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | OPENMP = 1 |"
+    native = "CPU : SSE3 = 1 | AVX2 = 1 | AVX512 = 1 | AVX512_VNNI = 1 | OPENMP = 1 |"
+    assert llama_build_note(wheel, frozenset({"avx2", "avx512f"})) == (
+        "llama.cpp built for AVX2 on an AVX-512 CPU: `make native-llm` reads prompts ~1.7x faster")
+    assert llama_build_note(wheel, frozenset({"avx2"})) == "llama.cpp built for AVX2"
+    assert llama_build_note(native, frozenset({"avx2", "avx512f"})) == "llama.cpp built for AVX-512"
+    assert llama_build_note("CPU : SSE3 = 1 |", frozenset()) == "llama.cpp built without AVX2"
+
+
+def test_doctor_names_the_installed_llama_cpp_build(config_file: Path) -> None:
+    xllamacpp = pytest.importorskip("xllamacpp")
+    from rag_app.cli.doctor_checks import cpu_flags, llama_build_note
+
+    data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    data["generator"] = {"type": "llama_cpp", "params": {"model": "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF"}}
+    config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    check = doctor(config_file)["generator usable"]
+    if check["ok"] == "no":
+        pytest.skip(f"the packaged 0.5B GGUF is not installed here: {check['detail']}")
+    expected = llama_build_note(xllamacpp.get_system_info(), cpu_flags())
+    assert check["detail"].startswith("llama_cpp: Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF, ")
+    assert check["detail"].endswith(f"; {expected}")
+    text = runner.invoke(app, ["doctor", "-c", str(config_file)]).output
+    assert f"{expected}\n" in text
+
+
 def test_doctor_without_generator_says_so(tmp_path: Path) -> None:
     path = tmp_path / "plain.yaml"
     path.write_text(yaml.safe_dump(fast_config_dict(tmp_path / "state")), encoding="utf-8")
