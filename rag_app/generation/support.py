@@ -11,7 +11,9 @@ each source it cites:
 * **overlap**: the share of the claim's content words (stemmed, stop words
   left out) that occur in the source. Grounded answers from small models are
   mostly extractive, so a supported claim shares most of its words with its
-  source; a wrong or invented one does not.
+  source; a wrong or invented one does not. A claim with two or more specific
+  figures (0.665, 2048; not 2 or 0.5), all found in the source, needs half the
+  overlap: a sentence restating a worked example shares its numbers, not its words.
 
 A cited source that fails is removed from the sentence (and reported in
 ``Answer.unsupported_citations``). With ``attach`` on, a sentence left without
@@ -64,9 +66,15 @@ class Support:
 
     overlap: float
     missing_numbers: tuple[str, ...]
+    specific_numbers: int = 0  # the claim's specific figures (``_specific``), all in the source unless missing
 
     def passes(self, min_overlap: float) -> bool:
-        return not self.missing_numbers and self.overlap >= min_overlap
+        if self.missing_numbers:
+            return False
+        # Two or more specific figures ("0.665, 0.245, 0.090") found in the source are evidence no
+        # paraphrase can fake, so half the word overlap suffices.
+        needed = min_overlap / 2 if self.specific_numbers >= 2 else min_overlap
+        return self.overlap >= needed
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,16 @@ def support(claim: str, source: str) -> Support:
     stem = _stemmer()
     c, s = _Terms(claim, stem), _Terms(source, stem)
     overlap = len(c.words & s.words) / len(c.words) if c.words else 1.0
-    return Support(overlap, tuple(sorted(c.numbers - s.numbers)))
+    return Support(overlap, tuple(sorted(c.numbers - s.numbers)), sum(map(_specific, c.numbers)))
+
+
+def _specific(number: str) -> bool:
+    """A figure a sentence could hardly share with its source by chance: 0.665 or 2048, not 2 or 0.5."""
+    try:
+        value = float(number)
+    except ValueError:
+        return True  # "1.5b", "fp16": a digit inside a name
+    return len(number.partition(".")[2]) >= 2 if "." in number else abs(value) > 10
 
 
 def checkable(claim: str) -> bool:
@@ -231,9 +248,17 @@ def check_citations(
     pieces: list[str] = []
     last = 0
     for start, end in split_claims(text):
-        pieces.append(text[last:start])
-        for segment, cited, spans in _segments(text[start:end]):
-            pieces.append(_check_segment(segment, cited, spans, sources, min_overlap, attach, result))
+        gap, segments = text[last:start], _segments(text[start:end])
+        sentence = "".join(
+            _check_segment(segment, cited, spans, sources, min_overlap, attach, result)
+            for segment, cited, spans in segments
+        )
+        if MARKER.search(text[start:end]) and not MARKER.search(sentence) and not any(
+            checkable(_bare(segment)) for segment, _, _ in segments
+        ):  # only pointed at sources ("This is stated in [2] and [3].") and none of them holds: dropped
+            sentence = ""
+        pieces.append(gap if sentence or "\n" in gap else "")  # a dropped sentence takes its space along
+        pieces.append(sentence)
         last = end
     pieces.append(text[last:])
     return replace(result, text="".join(pieces))
@@ -249,11 +274,9 @@ def _check_segment(
     result: CheckedText,
 ) -> str:
     """Check one segment, record the verdict in ``result`` and return its (rewritten) text."""
-    bare = _tidy(_LIST_MARK.sub("", MARKER.sub(" ", segment)))
+    bare = _bare(segment)
     if not checkable(bare):
-        if cited:
-            result.claims.append(Claim(bare, cited, None))
-        return segment
+        return _check_pointer(segment, bare, cited, spans, sources, min_overlap, result)
     verdicts = {n: support(bare, sources[n - 1].chunk.text) for n in cited}
     keep = [n for n in cited if verdicts[n].passes(min_overlap)]
     if not keep and len(cited) > 1 and support(bare, _joined(sources, cited)).passes(min_overlap):
@@ -277,6 +300,36 @@ def _check_segment(
     if marks == cited:
         return segment
     return _place_marker(segment, spans, marks)
+
+
+def _check_pointer(
+    segment: str,
+    bare: str,
+    cited: list[int],
+    spans: list[Span],
+    sources: Sequence[ScoredChunk],
+    min_overlap: float,
+    result: CheckedText,
+) -> str:
+    """A segment that states nothing itself: its markers, if any, are checked against the claim before it.
+
+    "This is stated in [2] and [3]." and "The source for this information is [1]." point at sources
+    for the sentence before them; a source that does not back that sentence loses its marker, and a
+    sentence left pointing at nothing is dropped (the model's text stays in ``Answer.raw_text``).
+    """
+    previous = next((c.text for c in reversed(result.claims) if c.supported is not None), None)
+    if not cited or previous is None or terms(bare).numbers:  # "1 * 4 + 2 * 5 = 14", a list label "1."
+        if cited:
+            result.claims.append(Claim(bare, cited, None))
+        return segment
+    keep = [n for n in cited if support(previous, sources[n - 1].chunk.text).passes(min_overlap)]
+    for n in cited:
+        if n not in keep and n not in result.unsupported:
+            result.unsupported.append(n)
+    result.supported.update(keep)
+    if keep:
+        result.claims.append(Claim(bare, keep, None))
+    return segment if keep == cited else _place_marker(segment, spans, keep)
 
 
 def _joined(sources: Sequence[ScoredChunk], numbers: Sequence[int]) -> str:
@@ -319,6 +372,11 @@ def _place_marker(segment: str, spans: list[Span], numbers: Sequence[int]) -> st
         else:
             out = head + tail if not tail[:1].isalnum() else f"{head} {tail.lstrip()}"
     return out
+
+
+def _bare(segment: str) -> str:
+    """The claim a segment states: markers and list bullets removed."""
+    return _tidy(_LIST_MARK.sub("", MARKER.sub(" ", segment)))
 
 
 def _tidy(text: str) -> str:

@@ -94,6 +94,31 @@ def test_an_unsupported_leading_marker_goes_with_its_full_stop() -> None:
     assert checked.text == "GPT-2 has 5027 byte-level tokens."
 
 
+def test_a_sentence_pointing_at_sources_is_checked_against_the_claim_before_it() -> None:
+    text = "GPT-2 has 50,257 byte-level tokens [1]. This is stated in [1] and [2]."
+    checked = check_citations(text, SOURCES, min_overlap=0.5, attach=True)
+    assert checked.text.startswith("GPT-2 has 50,257 byte-level tokens [1]. This is stated in")
+    assert "[2]" not in checked.text and checked.text.count("[1]") == 2 and checked.unsupported == [2]
+    wrong = check_citations("GPT-2 has 50,257 byte-level tokens [1]. The source for this is [2]. Next one.",
+                            SOURCES, min_overlap=0.5, attach=False)
+    assert wrong.text == "GPT-2 has 50,257 byte-level tokens [1]. Next one."  # nothing left to point at: dropped
+    first = check_citations("Here is what the sources say [2]:", SOURCES, min_overlap=0.5, attach=True)
+    assert first.text == "Here is what the sources say [2]:"  # no claim before it: left as written
+    sums = check_citations("The dot product is:\n[1] 1 * 4 + 2 * 5 = 14.", SOURCES, min_overlap=0.5, attach=True)
+    assert "1 * 4 + 2 * 5 = 14" in sums.text  # figures are not a pointer: never dropped
+
+
+def test_specific_figures_found_in_the_source_need_half_the_word_overlap() -> None:
+    example = source(1, "Example with logits (2, 1, 0). At T = 1 the probabilities are 0.665, 0.245 and 0.090.")
+    claim = "The softmax function gives the probabilities 0.665, 0.245 and 0.090 for the logits (2, 1, 0)."
+    verdict = support(claim, example.chunk.text)
+    assert verdict.overlap < 0.5 and verdict.specific_numbers == 3 and verdict.passes(0.5)
+    plain = support("The softmax function gives the probabilities for logits 2 and 1.", example.chunk.text)
+    assert plain.specific_numbers == 0 and not plain.passes(0.5)  # 2 and 1 prove nothing
+    wrong = support("The softmax function gives the probabilities 0.665 and 0.3 for the logits.", example.chunk.text)
+    assert wrong.missing_numbers == ("0.3",) and not wrong.passes(0.5)
+
+
 def test_without_attach_the_claim_is_left_uncited_and_flagged() -> None:
     checked = check_citations("GPT-2 has 5027 byte-level tokens [1].", SOURCES, min_overlap=0.5, attach=True)
     assert checked.text == "GPT-2 has 5027 byte-level tokens."  # no source has 5027: nothing attached
