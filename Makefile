@@ -43,6 +43,8 @@ native-llm: install  ## rebuild llama.cpp for this CPU (AVX-512: prompts read ~1
 	# The prebuilt xllamacpp wheel is an AVX2 build; its sdist compiles llama.cpp with GGML_NATIVE.
 	# Offline-safe: no llguidance (its Rust crates come from crates.io) and no BoringSSL download
 	# (rag_app reaches llama.cpp's server in-process or over plain http on 127.0.0.1).
+	@command -v cmake >/dev/null 2>&1 && command -v c++ >/dev/null 2>&1 || \
+		{ echo "make native-llm needs CMake and a C++ compiler: install them (apt-get install cmake g++)"; exit 2; }
 	CMAKE_ARGS="-DLLAMA_LLGUIDANCE=OFF -DLLAMA_BUILD_BORINGSSL=OFF -DLLAMA_OPENSSL=OFF" \
 		$(BIN)/python -m pip install -q --force-reinstall --no-deps --no-binary xllamacpp \
 		"xllamacpp==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("xllamacpp"))')"
