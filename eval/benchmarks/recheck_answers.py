@@ -27,9 +27,9 @@ sys.path.insert(0, str(REPO))
 
 from rag_app.answering import checked_answer  # noqa: E402
 from rag_app.evaluation import answer_metrics  # noqa: E402
+from rag_app.evaluation.answer_runner import open_answer_pipeline  # noqa: E402
 from rag_app.evaluation.answer_scoring import score_answer  # noqa: E402
 from rag_app.evaluation.answers import load_answer_dataset  # noqa: E402
-from rag_app.evaluation.runner import open_cached  # noqa: E402
 from rag_app.evaluation.suite import load_suite  # noqa: E402
 
 HEADLINE = ("correct", "cited", "citation_precision", "abstention", "false_abstention")
@@ -45,22 +45,22 @@ def main() -> int:
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
     cpu = platform.processor() or platform.machine()
     print(f"machine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    if not (args.report / "answers.jsonl").is_file():
+        parser.error(f"{args.report} has no answers.jsonl: pass an answer report folder (eval/reports/<run>-answers)")
     suite = load_suite(args.suite)
     dataset = load_answer_dataset(suite)  # type: ignore[arg-type]
     gold = {q.id: q for q in dataset.questions}
-    spec = next(p for p in suite.pipelines if p.label == args.pipeline)
-    opened = open_cached(  # the suite's own cached collection (ingested by `rag eval`; a no-op when cached)
-        suite, spec,
-        index_name=dataset.index_name, index_checksum=dataset.index_checksum, cache_dir=args.cache_dir,
-        ingest=lambda p: p.ingest([dataset.corpus_path], prune=True), dataset_note={},
-    )
+    spec = next((p for p in suite.pipelines if p.label == args.pipeline), None)
+    if spec is None:
+        parser.error(f"{args.suite} has no pipeline {args.pipeline!r}: one of {[p.label for p in suite.pipelines]}")
+    # the collection `rag eval` answered from (a no-op when cached)
+    opened = open_answer_pipeline(suite, spec, dataset, cache_dir=args.cache_dir)  # type: ignore[arg-type]
     pipeline, config = opened.pipeline, opened.config
     rows = [json.loads(line) for line in (args.report / "answers.jsonl").open(encoding="utf-8")]
     rows = [r for r in rows if r["pipeline"] == args.pipeline]
-    before, after, changed, skipped = [], [], [], 0
+    after, changed, skipped = [], [], 0
     try:
         for row in rows:
-            before.append(row)
             raw = row.get("extra", {}).get("raw_text")
             hits = pipeline.search(row["question"])[: len(row["prompt_sources"])]
             if not raw or [dataset.relpath(h.chunk) for h in hits] != row["prompt_sources"]:
@@ -75,7 +75,7 @@ def main() -> int:
                 changed.append((row, record))
     finally:
         pipeline.close()
-    old_means, _ = answer_metrics.aggregate(before)
+    old_means, _ = answer_metrics.aggregate(rows)
     new_means, _ = answer_metrics.aggregate(after)
     print(f"{len(rows)} recorded answers of {args.pipeline!r}; {len(changed)} changed; "
           f"{skipped} left as recorded (their prompt sources differ today)")

@@ -35,15 +35,13 @@ def generator(pipeline: Pipeline) -> str:
 
 def _llama_cpp(params: Any, base_dir: Path) -> str:
     """The GGUF file is on this machine (a packaged model: all its parts installed); nothing is joined or loaded."""
-    import importlib.util
-
     from rag_app.errors import MissingDependencyError
     from rag_app.weights import gguf
 
-    if importlib.util.find_spec("xllamacpp") is None:
-        raise MissingDependencyError("xllamacpp", "llama", "generator 'llama_cpp'")
-    import xllamacpp
-
+    try:
+        import xllamacpp
+    except ImportError as exc:
+        raise MissingDependencyError("xllamacpp", "llama", "generator 'llama_cpp'") from exc
     build = llama_build_note(xllamacpp.get_system_info(), cpu_flags())
     spec = gguf.find_packaged(params.model, params.gguf_file)
     if spec is None:

@@ -24,7 +24,7 @@ from rag_app.evaluation.answer_scoring import QuestionResult, score_answer
 from rag_app.evaluation.answer_suite import AnswerPipelineSpec, AnswerSuite
 from rag_app.evaluation.answers import AnswerDataset, GoldQuestion, load_answer_dataset
 from rag_app.evaluation.gates import GateResult, evaluate_gates, normalise_gates
-from rag_app.evaluation.runner import RunBase, base_fields, open_cached
+from rag_app.evaluation.runner import OpenedPipeline, RunBase, base_fields, open_cached
 from rag_app.evaluation.suite import QuerySubset
 from rag_app.pipeline import Pipeline
 from rag_app.types import IngestReport, Message
@@ -63,19 +63,7 @@ def run_answer_pipeline(
     suite: AnswerSuite, spec: AnswerPipelineSpec, dataset: AnswerDataset, *, cache_dir: Path
 ) -> AnswerRun:
     """Ingest (or reuse) one pipeline's collection, then answer and score every question."""
-
-    def ingest(pipeline: Pipeline) -> IngestReport:
-        return pipeline.ingest([dataset.corpus_path], prune=True)
-
-    opened = open_cached(
-        suite,
-        spec,
-        index_name=dataset.index_name,
-        index_checksum=dataset.index_checksum,
-        cache_dir=cache_dir,
-        ingest=ingest,
-        dataset_note={"corpus": str(dataset.corpus_path), "corpus_sha256": dataset.index_checksum},
-    )
+    opened = open_answer_pipeline(suite, spec, dataset, cache_dir=cache_dir)
     pipeline, config = opened.pipeline, opened.config
     try:
         if pipeline.generator is None:  # checked when the suite loaded; the config file may have changed since
@@ -103,6 +91,25 @@ def run_answer_pipeline(
         results=results,
         means=means,
         not_measured=missing,
+    )
+
+
+def open_answer_pipeline(
+    suite: AnswerSuite, spec: AnswerPipelineSpec, dataset: AnswerDataset, *, cache_dir: Path
+) -> OpenedPipeline:
+    """One pipeline of the suite over its cached collection of the corpus (ingested when not cached)."""
+
+    def ingest(pipeline: Pipeline) -> IngestReport:
+        return pipeline.ingest([dataset.corpus_path], prune=True)
+
+    return open_cached(
+        suite,
+        spec,
+        index_name=dataset.index_name,
+        index_checksum=dataset.index_checksum,
+        cache_dir=cache_dir,
+        ingest=ingest,
+        dataset_note={"corpus": str(dataset.corpus_path), "corpus_sha256": dataset.index_checksum},
     )
 
 

@@ -281,9 +281,7 @@ def _check_segment(
     keep = [n for n in cited if verdicts[n].passes(min_overlap)]
     if not keep and len(cited) > 1 and support(bare, _joined(sources, cited)).passes(min_overlap):
         keep = [n for n in cited if verdicts[n].overlap >= min_overlap / 2]  # each carries part of the claim
-    for n in cited:
-        if n not in keep and n not in result.unsupported:
-            result.unsupported.append(n)
+    _record_unsupported(result, cited, keep)
     marks = keep
     if not keep and attach:
         best = _best_source(bare, sources, min_overlap)
@@ -323,13 +321,15 @@ def _check_pointer(
             result.claims.append(Claim(bare, cited, None))
         return segment
     keep = [n for n in cited if support(previous, sources[n - 1].chunk.text).passes(min_overlap)]
-    for n in cited:
-        if n not in keep and n not in result.unsupported:
-            result.unsupported.append(n)
+    _record_unsupported(result, cited, keep)
     result.supported.update(keep)
     if keep:
         result.claims.append(Claim(bare, keep, None))
     return segment if keep == cited else _place_marker(segment, spans, keep)
+
+
+def _record_unsupported(result: CheckedText, cited: Sequence[int], keep: Sequence[int]) -> None:
+    result.unsupported.extend(n for n in dict.fromkeys(cited) if n not in keep and n not in result.unsupported)
 
 
 def _joined(sources: Sequence[ScoredChunk], numbers: Sequence[int]) -> str:
