@@ -131,8 +131,17 @@ def test_chat_in_a_real_browser(server: dict[str, Any], capsys: pytest.CaptureFi
             expect(body).to_contain_text("score")
             source = next(server["corpus"].rglob(file_name))
             source_text = " ".join(source.read_text(encoding="utf-8", errors="ignore").split())
-            lines = [" ".join(line.split()) for line in body.inner_text().splitlines()]
-            assert any(len(line) >= 30 and line[:30] in source_text for line in lines), (lines, source)
+            # the popover reruns the app when it opens (on_change="rerun"): read its text once that settles
+            def quotes_source(lines: list[str]) -> bool:
+                return any(len(line) >= 30 and line[:30] in source_text for line in lines)
+
+            deadline = time.perf_counter() + 15
+            while True:
+                lines = [" ".join(line.split()) for line in body.inner_text().splitlines()]
+                if quotes_source(lines) or time.perf_counter() > deadline:
+                    break
+                page.wait_for_timeout(250)
+            assert quotes_source(lines), (lines, source)
             page.screenshot(path=str(OUTPUT / "chat.png"), full_page=True)
 
             page.keyboard.press("Escape")
