@@ -59,6 +59,22 @@ _STOP_WORDS = """a an the and or but nor so yet of to in on at by for with from 
     use uses one two source sources answer according document documents text passage"""
 _STOP = frozenset(_STOP_WORDS.split())
 
+# Words of sentences that talk about the sources instead of stating something ("The source number
+# for this fact is [4].", "This is mentioned in [3] on page 3 of the article."). They still count for
+# support (leaving them out of the overlap lowered citation precision on the gold set); a sentence
+# made of nothing else is a pointer, checked against the claim before it (``_check_pointer``).
+_META_WORDS = """number numbers fact facts information info found find mentioned mention mentions stated
+    state states described describe describes provided provide provides given listed shown show shows
+    see refer refers referred reference references cited cite cites page pages article articles section
+    sections paragraph context question look looking need needs therefore thus hence detail details first
+    second third fourth fifth last above below following based discussed explained explains says said
+    contains contain contained taken comes came"""
+_META = frozenset(_META_WORDS.split())
+_STOP_ONLY = re.compile(r"\b(?:" + "|".join(sorted(_STOP, key=len, reverse=True)) + r")\b", re.I)
+_LOCATOR = re.compile(
+    r"\b(?:pages?|p\.|pp\.|sources?|sections?|chunks?|passages?|lines?)\s*\d+(?:\s*[-–]\s*\d+)?", re.I
+)
+
 
 @dataclass(frozen=True)
 class Support:
@@ -150,6 +166,14 @@ def checkable(claim: str) -> bool:
     """False for sentences that state nothing to check ("Here is the answer:", a bare header)."""
     terms = _Terms(claim, _stemmer())
     return len(terms.words) >= 2 or bool(terms.numbers and terms.words)
+
+
+def states_something(claim: str) -> bool:
+    """``checkable`` and not only about the sources ("This can be found on page 3 of the article.")."""
+    if not checkable(claim):
+        return False
+    located = _Terms(_LOCATOR.sub(" ", claim), str)  # unstemmed, to compare with the word list
+    return bool(located.numbers) or any(word not in _META for word in located.words)
 
 
 def split_claims(text: str) -> list[tuple[int, int]]:
@@ -246,22 +270,66 @@ def check_citations(
     """
     result = CheckedText("", [], [], set(), set())
     pieces: list[str] = []
-    last = 0
+    owners: list[int] = []  # for each claim, the index in ``pieces`` of the sentence that states it
+    last, dropped = 0, False
     for start, end in split_claims(text):
         gap, segments = text[last:start], _segments(text[start:end])
+        before = len(result.claims)
         sentence = "".join(
             _check_segment(segment, cited, spans, sources, min_overlap, attach, result)
             for segment, cited, spans in segments
         )
-        if MARKER.search(text[start:end]) and not MARKER.search(sentence) and not any(
-            checkable(_bare(segment)) for segment, _, _ in segments
-        ):  # only pointed at sources ("This is stated in [2] and [3].") and none of them holds: dropped
+        dropped = bool(MARKER.search(text[start:end])) and all(_points(_bare(segment)) for segment, _, _ in segments)
+        if dropped and not _fold_pointer(sentence, before, result, pieces, owners):
+            dropped = False
+        if dropped:  # only pointed at sources ("This is stated in [2] and [3].") and says nothing itself
             sentence = ""
+            del result.claims[before:]
         pieces.append(gap if sentence or "\n" in gap else "")  # a dropped sentence takes its space along
         pieces.append(sentence)
+        owners.extend([len(pieces) - 1] * (len(result.claims) - len(owners)))
         last = end
     pieces.append(text[last:])
-    return replace(result, text="".join(pieces))
+    joined = "".join(pieces)
+    return replace(result, text=joined.rstrip() if dropped and not text[last:].strip() else joined)
+
+
+def _fold_pointer(
+    sentence: str, before: int, result: CheckedText, pieces: list[str], owners: Sequence[int]
+) -> bool:
+    """Fold a sentence that only points at sources into the claim before it; False to keep it as written.
+
+    The sources it still cites after ``_check_pointer`` (those holding that claim) join the claim's
+    marker ("... 32,000 tokens [3]. This can be found in sources [1] and [4]." becomes
+    "... 32,000 tokens [3, 4]."); with none left, or all already cited there, it simply goes.
+    """
+    left = [n for match in MARKER.finditer(sentence) for n in marker_numbers(match) or []]
+    index = next((i for i in range(before - 1, -1, -1) if result.claims[i].supported is not None), None)
+    if not left:
+        return True
+    if index is None:
+        return False
+    claim = result.claims[index]
+    extra = [n for n in dict.fromkeys(left) if n not in claim.citations]
+    if extra:
+        pieces[owners[index]] = _add_marker(pieces[owners[index]], extra)
+        result.claims[index] = replace(claim, citations=[*claim.citations, *extra], supported=True)
+    return True
+
+
+def _add_marker(sentence: str, numbers: Sequence[int]) -> str:
+    """``sentence`` citing ``numbers`` too: added to its last marker, else placed before its end."""
+    found = list(MARKER.finditer(sentence))
+    if not found:
+        return _place_marker(sentence, [], numbers)
+    last = found[-1]
+    merged = list(dict.fromkeys([*(marker_numbers(last) or []), *numbers]))
+    return f"{sentence[: last.start()]}[{', '.join(map(str, merged))}]{sentence[last.end():]}"
+
+
+def _points(bare: str) -> bool:
+    """True for a segment that only points at sources: nothing stated, no figure but a page or source number."""
+    return not states_something(bare) and not terms(_LOCATOR.sub(" ", bare)).numbers
 
 
 def _check_segment(
@@ -275,7 +343,7 @@ def _check_segment(
 ) -> str:
     """Check one segment, record the verdict in ``result`` and return its (rewritten) text."""
     bare = _bare(segment)
-    if not checkable(bare):
+    if not states_something(bare):
         return _check_pointer(segment, bare, cited, spans, sources, min_overlap, result)
     verdicts = {n: support(bare, sources[n - 1].chunk.text) for n in cited}
     keep = [n for n in cited if verdicts[n].passes(min_overlap)]
@@ -316,7 +384,7 @@ def _check_pointer(
     sentence left pointing at nothing is dropped (the model's text stays in ``Answer.raw_text``).
     """
     previous = next((c.text for c in reversed(result.claims) if c.supported is not None), None)
-    if not cited or previous is None or terms(bare).numbers:  # "1 * 4 + 2 * 5 = 14", a list label "1."
+    if not cited or previous is None or not _points(bare):  # "1 * 4 + 2 * 5 = 14", a list label "1."
         if cited:
             result.claims.append(Claim(bare, cited, None))
         return segment
@@ -325,6 +393,10 @@ def _check_pointer(
     result.supported.update(keep)
     if keep:
         result.claims.append(Claim(bare, keep, None))
+    elif not _WORD.search(_STOP_ONLY.sub(" ", bare)):
+        # "... which are sources [4] and [3].": the " and [3]." left without its source would read
+        # "sources [4] and."; only its closing punctuation stays
+        return segment[_END_PUNCT.search(segment.rstrip()).start() :]  # type: ignore[union-attr]
     return segment if keep == cited else _place_marker(segment, spans, keep)
 
 
