@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from sklearn.metrics import roc_auc_score
+from thresholds import MAX_FALSE, choose, rates
 
 CALIBRATION = "handbook-answers"
-MAX_FALSE = 0.10
 Row = dict[str, Any]
 Score = Callable[[Row], float | None]
 
@@ -55,22 +55,8 @@ def plus_dense(base: Score, weight: float) -> Score:
     return score
 
 
-def rates(rows: list[Row], score: Score, threshold: float) -> tuple[float, float]:
-    """(abstention on unanswerable, false abstention on answerable); the floor's refusals count."""
-    refused = [(r["answerable"], (s := score(r)) is None or s < threshold) for r in rows]
-    answerable = [x for a, x in refused if a]
-    unanswerable = [x for a, x in refused if not a]
-    return sum(unanswerable) / max(1, len(unanswerable)), sum(answerable) / max(1, len(answerable))
-
-
-def choose(rows: list[Row], score: Score) -> tuple[float, float, float]:
-    """The threshold with the most abstention at most MAX_FALSE refused: (threshold, abstention, false)."""
-    best = (-math.inf, 0.0, 0.0)
-    for threshold in sorted({s for r in rows if (s := score(r)) is not None}):
-        abstention, false = rates(rows, score, threshold)
-        if false <= MAX_FALSE and abstention > best[1]:
-            best = (threshold, abstention, false)
-    return best
+def judged(rows: list[Row], score: Score) -> list[tuple[bool, float | None]]:
+    return [(bool(r["answerable"]), score(r)) for r in rows]
 
 
 def auc(rows: list[Row], score: Score) -> float:
@@ -100,10 +86,10 @@ def main() -> int:
     candidates += [(f"{args.cue} + {w} x dense", plus_dense(mean_of((args.cue,)), w)) for w in (1, 2, 5)]
     scored: list[tuple[str, list[float]]] = []
     for label, score in candidates:
-        threshold, abstention, false = choose(calibration, score)
+        threshold, abstention, false = choose(judged(calibration, score))
         row = [auc(calibration, score), abstention, false]
         for part in held.values():
-            row += [auc(part, score), *rates(part, score, threshold)]
+            row += [auc(part, score), *rates(judged(part, score), threshold)]
         scored.append((label, row))
     head = "| signal | AUC | abstention | false abstention |" + "".join(
         f" AUC {n} | abstention {n} | false {n} |" for n in sets

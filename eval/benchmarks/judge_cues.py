@@ -37,6 +37,8 @@ from sklearn.metrics import roc_auc_score
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from thresholds import choose  # noqa: E402
+
 from rag_app.config import parse_config  # noqa: E402
 from rag_app.evaluation.answers import read_questions  # noqa: E402
 from rag_app.generation.abstain import answerable_probability, best_relevance, should_abstain  # noqa: E402
@@ -61,7 +63,6 @@ CUES = {
         "Is everything the question takes for granted true according to the sources above? Answer Yes or No."
     ),
 }
-MAX_FALSE = 0.10
 
 
 def main() -> int:
@@ -127,20 +128,13 @@ def main() -> int:
     for name in cues:
         judged = [(a, s[name]) for a, _, s in rows if s is not None]
         auc = roc_auc_score([a for a, _ in judged], [p for _, p in judged])
-        best: tuple[float, float, float] | None = None
-        for threshold in sorted({p for _, p in judged} | {0.0}):
-            refuses = [s is None or s[name] < threshold for _, _, s in rows]
-            false = sum(r for (a, _, _), r in zip(rows, refuses, strict=True) if a) / max(1, sum(a for a, _, _ in rows))
-            caught = sum(r for (a, _, _), r in zip(rows, refuses, strict=True) if not a) / max(1, sum(kinds.values()))
-            if false <= MAX_FALSE and (best is None or caught > best[1]):
-                best = (threshold, caught, false)
-        assert best is not None
-        threshold = best[0]
+        best = choose([(a, None if s is None else s[name]) for a, _, s in rows])
+        threshold = best.threshold
         per_kind = [
             sum(1 for a, k, s in rows if not a and k == kind and (s is None or s[name] < threshold)) / kinds[kind]
             for kind in sorted(kinds)
         ]
-        print(f"| {name} | {auc:.3f} | {threshold:.3f} | {best[1]:.3f} | {best[2]:.3f} | "
+        print(f"| {name} | {auc:.3f} | {threshold:.3f} | {best.abstention:.3f} | {best.false_abstention:.3f} | "
               + " | ".join(f"{v:.2f}" for v in per_kind) + " |")
     print()
     for name, cue in cues.items():
