@@ -180,3 +180,22 @@ def test_the_openai_generator_reads_choice_logprobs_from_the_embedded_server(
     (served,) = hosted.choice_logprobs([messages], ["Yes", "No"])
     assert served[0] > served[1] and direct[0] > direct[1]  # the same verdict over HTTP as in process
     assert served == pytest.approx(direct, abs=0.05)
+
+
+def test_the_repeat_penalty_reaches_llama_cpp() -> None:
+    """``repeat_penalty`` penalises tokens already in the context: 1.0 (off) lets the model copy them.
+
+    The answer prompt relies on that: a grounded answer repeats figures and words of its sources
+    and question, which a penalty pushes the model away from.
+    """
+    copy = [Message("user", "Repeat this line exactly, nothing else: 7 7 7 7 7 7 7 7 7 7 7 7")]
+    texts = {}
+    for penalty in (1.0, 1.5):
+        generator = LlamaCppGenerator(LlamaCppGenerator.Params(cache_dir=CACHE, max_new_tokens=30,
+                                                               repeat_penalty=penalty))  # fmt: skip
+        try:
+            texts[penalty] = generator.generate(copy).text
+        finally:
+            generator.close()
+    assert texts[1.0].startswith("7 7 7 7 7 7 7 7 7 7 7 7")
+    assert not texts[1.5].startswith("7 7 7 7 7 7 7 7 7 7 7 7")
