@@ -70,7 +70,6 @@ _META_WORDS = """number numbers fact facts information info found find mentioned
     second third fourth fifth last above below following based discussed explained explains says said
     contains contain contained taken comes came"""
 _META = frozenset(_META_WORDS.split())
-_STOP_ONLY = re.compile(r"\b(?:" + "|".join(sorted(_STOP, key=len, reverse=True)) + r")\b", re.I)
 _LOCATOR = re.compile(
     r"\b(?:pages?|p\.|pp\.|sources?|sections?|chunks?|passages?|lines?)\s*\d+(?:\s*[-–]\s*\d+)?", re.I
 )
@@ -279,9 +278,8 @@ def check_citations(
             _check_segment(segment, cited, spans, sources, min_overlap, attach, result)
             for segment, cited, spans in segments
         )
-        dropped = bool(MARKER.search(text[start:end])) and all(_points(_bare(segment)) for segment, _, _ in segments)
-        if dropped and not _fold_pointer(sentence, before, result, pieces, owners):
-            dropped = False
+        pointer = bool(MARKER.search(text[start:end])) and all(_points(_bare(segment)) for segment, _, _ in segments)
+        dropped = pointer and _fold_pointer(sentence, before, result, pieces, owners)
         if dropped:  # only pointed at sources ("This is stated in [2] and [3].") and says nothing itself
             sentence = ""
             del result.claims[before:]
@@ -304,7 +302,7 @@ def _fold_pointer(
     "... 32,000 tokens [3, 4]."); with none left, or all already cited there, it simply goes.
     """
     left = [n for match in MARKER.finditer(sentence) for n in marker_numbers(match) or []]
-    index = next((i for i in range(before - 1, -1, -1) if result.claims[i].supported is not None), None)
+    index = _last_stated(result.claims[:before])
     if not left:
         return True
     if index is None:
@@ -315,6 +313,11 @@ def _fold_pointer(
         pieces[owners[index]] = _add_marker(pieces[owners[index]], extra)
         result.claims[index] = replace(claim, citations=[*claim.citations, *extra], supported=True)
     return True
+
+
+def _last_stated(claims: Sequence[Claim]) -> int | None:
+    """The index of the last claim that states something (a pointer's claim has ``supported`` None)."""
+    return next((i for i in range(len(claims) - 1, -1, -1) if claims[i].supported is not None), None)
 
 
 def _add_marker(sentence: str, numbers: Sequence[int]) -> str:
@@ -383,7 +386,8 @@ def _check_pointer(
     for the sentence before them; a source that does not back that sentence loses its marker, and a
     sentence left pointing at nothing is dropped (the model's text stays in ``Answer.raw_text``).
     """
-    previous = next((c.text for c in reversed(result.claims) if c.supported is not None), None)
+    index = _last_stated(result.claims)
+    previous = None if index is None else result.claims[index].text
     if not cited or previous is None or not _points(bare):  # "1 * 4 + 2 * 5 = 14", a list label "1."
         if cited:
             result.claims.append(Claim(bare, cited, None))
@@ -393,7 +397,7 @@ def _check_pointer(
     result.supported.update(keep)
     if keep:
         result.claims.append(Claim(bare, keep, None))
-    elif not _WORD.search(_STOP_ONLY.sub(" ", bare)):
+    elif all(word.lower() in _STOP for word in _WORD.findall(bare)):
         # "... which are sources [4] and [3].": the " and [3]." left without its source would read
         # "sources [4] and."; only its closing punctuation stays
         return segment[_END_PUNCT.search(segment.rstrip()).start() :]  # type: ignore[union-attr]
