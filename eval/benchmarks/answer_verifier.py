@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from recorded import open_recorded, prompt_hits
 from sklearn.metrics import roc_auc_score
 from thresholds import MAX_FALSE, choose
 
@@ -32,9 +33,6 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from rag_app.answering import checked_answer  # noqa: E402
-from rag_app.evaluation.answer_runner import open_answer_pipeline  # noqa: E402
-from rag_app.evaluation.answers import load_answer_dataset  # noqa: E402
-from rag_app.evaluation.suite import load_suite  # noqa: E402
 from rag_app.generation.prompt import build_messages  # noqa: E402
 from rag_app.generation.yes_no import CHOICES, yes_share  # noqa: E402
 from rag_app.protocols import ChoiceScorer  # noqa: E402
@@ -52,27 +50,25 @@ Row = dict[str, Any]
 
 
 def score_report(report: Path, suite_path: Path, label: str, cache_dir: Path) -> list[Row]:
-    """Each recorded answer with its verifier P(Yes) per cue (None for questions refused before generating)."""
-    suite = load_suite(suite_path)
-    dataset = load_answer_dataset(suite)  # type: ignore[arg-type]
-    spec = next(p for p in suite.pipelines if p.label == label)
-    opened = open_answer_pipeline(suite, spec, dataset, cache_dir=cache_dir)  # type: ignore[arg-type]
-    pipeline, config = opened.pipeline, opened.config
+    """Each recorded answer with its verifier P(Yes) per cue.
+
+    None for questions refused before generating and for those whose prompt sources retrieval no
+    longer gives (``prompt_hits``).
+    """
+    run = open_recorded(report, suite_path, label, cache_dir)
+    pipeline, config = run.pipeline, run.config
     generator = pipeline.generator
     assert isinstance(generator, ChoiceScorer), "the verifier reads next-token log-probabilities (llama_cpp)"
-    rows = [json.loads(line) for line in (report / "answers.jsonl").open(encoding="utf-8")]
     out: list[Row] = []
     try:
-        for row in rows:
-            if row["pipeline"] != label:
-                continue
+        for row in run.rows:
             raw = row.get("extra", {}).get("raw_text")
             record = {"id": row["id"], "answerable": row["answerable"], "correct": row["values"].get("correct"),
                       "abstained": row["abstained"], "verify": None}  # fmt: skip
             out.append(record)
-            if row["abstained"] or not raw:
+            hits = None if row["abstained"] or not raw else prompt_hits(run, row)
+            if hits is None:
                 continue
-            hits = pipeline.search(row["question"])[: len(row["prompt_sources"])]
             messages, used = build_messages(
                 row["question"], hits, template=pipeline.template, count_tokens=generator.count_tokens,  # type: ignore[attr-defined]
                 context_budget_tokens=config.answer.context_budget_tokens, excerpt_tokens=config.answer.excerpt_tokens,
@@ -148,8 +144,13 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     started = time.perf_counter()
-    main_rows = score_report(args.report, args.suite, args.pipeline, args.cache_dir)
-    heldout = score_report(args.heldout, args.heldout_suite, args.pipeline, args.cache_dir) if args.heldout else None
+    try:
+        main_rows = score_report(args.report, args.suite, args.pipeline, args.cache_dir)
+        heldout = (
+            score_report(args.heldout, args.heldout_suite, args.pipeline, args.cache_dir) if args.heldout else None
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
     print(f"{len(main_rows)} + {len(heldout or [])} answers scored in {time.perf_counter() - started:.0f} s")
     if args.out is not None:
         with args.out.open("w", encoding="utf-8") as fh:

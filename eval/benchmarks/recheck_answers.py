@@ -15,7 +15,6 @@ to re-check and keep their recorded values.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -25,12 +24,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from recorded import open_recorded, prompt_hits  # noqa: E402
+
 from rag_app.answering import checked_answer  # noqa: E402
 from rag_app.evaluation import answer_metrics  # noqa: E402
-from rag_app.evaluation.answer_runner import open_answer_pipeline  # noqa: E402
 from rag_app.evaluation.answer_scoring import score_answer  # noqa: E402
-from rag_app.evaluation.answers import load_answer_dataset  # noqa: E402
-from rag_app.evaluation.suite import load_suite  # noqa: E402
 
 HEADLINE = ("correct", "cited", "citation_precision", "abstention", "false_abstention")
 
@@ -45,36 +43,29 @@ def main() -> int:
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
     cpu = platform.processor() or platform.machine()
     print(f"machine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    if not (args.report / "answers.jsonl").is_file():
-        parser.error(f"{args.report} has no answers.jsonl: pass an answer report folder (eval/reports/<run>-answers)")
-    suite = load_suite(args.suite)
-    dataset = load_answer_dataset(suite)  # type: ignore[arg-type]
-    gold = {q.id: q for q in dataset.questions}
-    spec = next((p for p in suite.pipelines if p.label == args.pipeline), None)
-    if spec is None:
-        parser.error(f"{args.suite} has no pipeline {args.pipeline!r}: one of {[p.label for p in suite.pipelines]}")
-    # the collection `rag eval` answered from (a no-op when cached)
-    opened = open_answer_pipeline(suite, spec, dataset, cache_dir=args.cache_dir)  # type: ignore[arg-type]
-    pipeline, config = opened.pipeline, opened.config
-    rows = [json.loads(line) for line in (args.report / "answers.jsonl").open(encoding="utf-8")]
-    rows = [r for r in rows if r["pipeline"] == args.pipeline]
+    try:
+        run = open_recorded(args.report, args.suite, args.pipeline, args.cache_dir)
+    except ValueError as exc:
+        parser.error(str(exc))
+    gold = {q.id: q for q in run.dataset.questions}
+    rows, config = run.rows, run.config
     after, changed, skipped = [], [], 0
     try:
         for row in rows:
             raw = row.get("extra", {}).get("raw_text")
-            hits = pipeline.search(row["question"])[: len(row["prompt_sources"])]
-            if not raw or [dataset.relpath(h.chunk) for h in hits] != row["prompt_sources"]:
+            hits = prompt_hits(run, row) if raw else None
+            if not raw or hits is None:
                 skipped += bool(raw)  # retrieval no longer gives the recorded prompt: leave it as recorded
                 after.append(row)
                 continue
             answer = checked_answer(raw, hits, config.answer)
-            new = score_answer(gold[row["id"]], answer, dataset, ttft_s=row["ttft_s"], total_s=row["total_s"])
+            new = score_answer(gold[row["id"]], answer, run.dataset, ttft_s=row["ttft_s"], total_s=row["total_s"])
             record = new.as_dict()
             after.append(record)
             if _headline(record) != _headline(row) or record["answer"] != row["answer"]:
                 changed.append((row, record))
     finally:
-        pipeline.close()
+        run.pipeline.close()
     old_means, _ = answer_metrics.aggregate(rows)
     new_means, _ = answer_metrics.aggregate(after)
     print(f"{len(rows)} recorded answers of {args.pipeline!r}; {len(changed)} changed; "
