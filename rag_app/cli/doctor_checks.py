@@ -123,5 +123,7 @@ def bm25(pipeline: Pipeline) -> str:
         if spec.type == "milvus_bm25":
             details.append("milvus_bm25: computed inside Milvus (full_text)")
         elif isinstance(retriever, IndexListener) and spec.type != "dense":
-            details.append(f"{spec.type}: {retriever.size()} chunks indexed, in step with the store")
+            size = retriever.size()
+            state = f"{size} chunks indexed, in step with the store" if size else "empty, nothing ingested yet"
+            details.append(f"{spec.type}: {state}")
     return "; ".join(details) or "no sparse retriever configured (dense only)"

@@ -30,11 +30,13 @@ def drift(listener: IndexListener, stored: int, manifest: Manifest | None) -> st
         return "the sync manifest is unreadable"
     if manifest.interrupted:
         return f"an ingest run stopped while changing {len(manifest.interrupted)} source(s)"
+    size = listener.size()
+    if stored == 0 and size == 0:
+        return None  # nothing ingested yet, or everything removed: an empty index matches an empty store
     generation = listener.generation()
     if generation != manifest.generation:
         had = "no generation" if generation is None else f"generation {generation}"
         return f"it was committed at {had}, the sync manifest is at generation {manifest.generation}"
-    size = listener.size()
     if size != stored:
         return f"it holds {size} chunks, the store {stored}"
     return None

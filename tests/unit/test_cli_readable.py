@@ -132,6 +132,12 @@ def test_doctor_checks_generator_and_bm25(config_file: Path, docs_dir: Path) -> 
     assert "/../" not in text
 
 
+def test_doctor_before_the_first_ingest_reports_an_empty_sparse_index_as_fine(config_file: Path) -> None:
+    result = runner.invoke(app, ["doctor", "-c", str(config_file)])
+    assert "[ok ] sparse index: bm25: empty, nothing ingested yet" in result.output
+    assert "[FAIL] sparse index" not in result.output
+
+
 def test_doctor_fails_when_bm25_index_is_missing(config_file: Path, docs_dir: Path, tmp_path: Path) -> None:
     assert runner.invoke(app, ["ingest", "-c", str(config_file), str(docs_dir)]).exit_code == 0
     for folder in (tmp_path / "state").glob("bm25-*"):
