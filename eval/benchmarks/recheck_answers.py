@@ -54,7 +54,7 @@ def main() -> int:
         for row in rows:
             raw = row.get("extra", {}).get("raw_text")
             hits = prompt_hits(run, row) if raw else None
-            if not raw or hits is None:
+            if hits is None:
                 skipped += bool(raw)  # retrieval no longer gives the recorded prompt: leave it as recorded
                 after.append(row)
                 continue
