@@ -148,6 +148,7 @@ def start_answer(
             }
         answer.finish_reason = result.finish_reason if result is not None else None
         answer.answerable = answerable
+        answer.low_confidence = low_confidence(answer, config)
         return answer
 
     pieces = generator.stream(messages, max_tokens=config.max_tokens)
@@ -177,6 +178,14 @@ def checked_answer(text: str, sources: Sequence[ScoredChunk], config: AnswerConf
         # the documents do not say, since none of what was written could be traced to them.
         answer.abstained, answer.abstain_reason, answer.text = True, "unsupported", ABSTAIN_MESSAGE
     return answer
+
+
+def low_confidence(answer: Answer, config: AnswerConfig) -> bool:
+    """True for an answer the judge let through with P(answerable) below ``answer.judge.caution``."""
+    judge = config.judge
+    if answer.abstained or answer.answerable is None or judge is None or judge.caution is None:
+        return False
+    return answer.answerable < judge.caution
 
 
 def nothing_supported(claims: Sequence[Claim]) -> bool:
@@ -218,6 +227,7 @@ def answer_dict(answer: Answer) -> dict[str, Any]:
         "abstained": answer.abstained,
         "abstain_reason": answer.abstain_reason,
         "answerable": answer.answerable,
+        "low_confidence": answer.low_confidence,
         "citations": [
             {
                 "number": c.number,

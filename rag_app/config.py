@@ -161,6 +161,21 @@ class JudgeConfig(_Strict):
         min_length=1,
         description="the yes/no question appended to the answer prompt",
     )
+    caution: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="flag an answer as low-confidence (check it) when P(the sources answer it) is below this",
+    )
+
+    @model_validator(mode="after")
+    def _caution_above_threshold(self) -> JudgeConfig:
+        if self.caution is not None and self.caution < self.threshold:
+            raise ValueError(
+                f"answer.judge.caution ({self.caution}) is below threshold ({self.threshold}): such answers are "
+                "already refused; set caution above threshold or remove it"
+            )
+        return self
 
 
 class CitationCheckConfig(_Strict):

@@ -150,6 +150,8 @@ class Answer:
             itself replied that the sources do not say) or ``unsupported`` (no sentence of
             the answer is supported by a source); None when it answered.
         answerable: The judge's P(the sources answer the question), when a judge ran.
+        low_confidence: True when the judge let the answer through but its P(answerable) was
+            below ``answer.judge.caution``: shown to the reader as "check this one".
         raw_text: The text as generated, before citations were checked (empty when abstained
             without generating).
         finish_reason: ``stop`` or ``length`` (``max_tokens`` ran out mid-answer), as the
@@ -167,6 +169,7 @@ class Answer:
     unsupported_citations: list[int] = field(default_factory=list)
     abstain_reason: str | None = None
     answerable: float | None = None
+    low_confidence: bool = False
     raw_text: str = ""
     finish_reason: str | None = None
 

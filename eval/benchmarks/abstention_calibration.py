@@ -13,7 +13,13 @@ is then applied to those recorded answers, which is exactly what the pipeline wo
 suite scores: abstention on unanswerable questions, false abstention and correctness on
 answerable ones.
 
+With ``--caution`` (and the ``--threshold`` the pipeline refuses below, with the rule on), the
+answers that pass are split at each ``answer.judge.caution`` value: how many would be flagged
+"low confidence", and how often a flagged and an unflagged answer is wrong (an unanswerable
+question answered, or an answerable one answered without its key facts).
+
     .venv/bin/python eval/benchmarks/abstention_calibration.py eval/reports/<run>-answers-calibration
+    .venv/bin/python eval/benchmarks/abstention_calibration.py <report> --threshold 0.74 --caution 0.78,0.8,0.82
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import os
 import platform
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -111,6 +118,28 @@ def score(rows: list[Row], threshold: float, rule: bool) -> dict[str, float]:
     }
 
 
+def caution_rows(rows: list[Row], threshold: float, cautions: tuple[float, ...]) -> list[str]:
+    """One table row per caution: answers flagged, and the share wrong among flagged and unflagged ones."""
+
+    def wrong(r: Row) -> bool:
+        return not r.answerable or not r.correct
+
+    answered = [r for r in rows if not r.abstains(threshold, True) and r.p_answerable is not None]
+    lines = []
+    for caution in cautions:
+        flagged = [r for r in answered if r.p_answerable is not None and r.p_answerable < caution]
+        rest = [r for r in answered if r not in flagged]
+        lines.append(
+            f"| {caution:.2f} | {len(flagged)} / {len(answered)} | {_share(flagged, wrong)} | {_share(rest, wrong)} |"
+        )
+    return lines
+
+
+def _share(rows: list[Row], test: Callable[[Row], bool]) -> str:
+    hits = sum(map(test, rows))
+    return f"{hits} / {len(rows)} = {hits / len(rows):.2f}" if rows else "-"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("report", type=Path, help="an answer report folder (or its answers.jsonl)")
@@ -119,6 +148,9 @@ def main() -> int:
     parser.add_argument("--judge-scores", type=Path, default=None,
                         help="eval/benchmarks/judge_cues.py --out file: use its P(Yes) instead of the recorded judge's")
     parser.add_argument("--cue", default="default", help="which cue of --judge-scores to use")
+    parser.add_argument("--threshold", type=float, default=0.74, help="the judge threshold --caution is read at")
+    parser.add_argument("--caution", type=lambda text: tuple(float(t) for t in text.split(",")), default=(),
+                        help="answer.judge.caution values to split the passing answers at, e.g. 0.78,0.8")
     args = parser.parse_args()
     path = args.report / "answers.jsonl" if args.report.is_dir() else args.report
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
@@ -148,6 +180,11 @@ def main() -> int:
             print(f"| {threshold:.2f} | {'on' if rule else 'off'} | {s['correct']:.3f} | {s['cited']:.3f}"
                   f" | {s['citation_precision']:.3f} | {s['false_abstention']:.3f}"
                   f" | {s['abstention']:.3f} |" + "".join(f" {v:.2f} |" for v in per_kind))  # fmt: skip
+    if args.caution:
+        print(f"\nAnswers past judge threshold {args.threshold:.2f} (abstain_unsupported on), split at each caution:")
+        print("| caution | flagged low confidence | wrong among flagged | wrong among the rest |")
+        print("|---:|---:|---:|---:|")
+        print("\n".join(caution_rows(rows, args.threshold, args.caution)))
     return 0
 
 

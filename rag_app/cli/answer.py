@@ -10,7 +10,7 @@ import typer
 from rag_app.answering import CUT_SHORT, answer_dict
 from rag_app.cli.common import DEFAULT_CONFIG, ConfigOpt, JsonOpt, emit_json, load_pipeline, user_errors
 from rag_app.cli.index import parse_filter
-from rag_app.generation.abstain import ABSTAIN_MESSAGE, ABSTAIN_REASONS
+from rag_app.generation.abstain import ABSTAIN_MESSAGE, ABSTAIN_REASONS, LOW_CONFIDENCE
 from rag_app.generation.prompt import source_location
 from rag_app.types import Answer, Filter, Message
 
@@ -37,6 +37,8 @@ def _print_sources(answer: Answer) -> None:
     for i, hit in enumerate(answer.sources, 1):
         mark = "*" if i in cited else " "
         typer.echo(f"{mark}[{i}] {source_location(hit)}  (score {hit.score:.3f})")
+    if answer.low_confidence:
+        typer.echo(f"  note: low confidence (P(answerable) {answer.answerable:.2f}). {LOW_CONFIDENCE}")
     if answer.invalid_citations:
         typer.echo(f"  note: removed citations to sources that were not given: {answer.invalid_citations}")
     if answer.unsupported_citations:

@@ -50,6 +50,12 @@ ABSTAIN_REASONS = {
     "(answer.abstain_unsupported).",
 }
 
+# What the CLI and UI say about an answer with ``Answer.low_confidence`` set.
+LOW_CONFIDENCE = (
+    "The passages may not fully answer this question (answer.judge.caution): "
+    "check the cited sources before relying on it."
+)
+
 # How models say the sources do not answer (checked only on short replies).
 _REFUSAL = re.compile(
     r"\b(?:do(?:es)?\s+not|don't|doesn't|cannot|can't|unable\s+to)\s+"

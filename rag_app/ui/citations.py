@@ -10,7 +10,7 @@ import streamlit as st
 
 from rag_app.answering import CUT_SHORT
 from rag_app.generation import source_location
-from rag_app.generation.abstain import ABSTAIN_REASONS
+from rag_app.generation.abstain import ABSTAIN_REASONS, LOW_CONFIDENCE
 from rag_app.types import Answer, Chunk, ScoredChunk
 from rag_app.ui.safe_markdown import inline, neutralize
 
@@ -109,7 +109,9 @@ def render_answer(
 
 
 def _render_checks(answer: Answer) -> None:
-    """What the citation check found: removed, unsupported and uncited claims."""
+    """What the checks found: a low-confidence verdict, removed, unsupported and uncited claims."""
+    if answer.low_confidence:
+        st.warning(LOW_CONFIDENCE, icon=":material/help:")
     if answer.invalid_citations:
         cited = ", ".join(f"[{n}]" for n in answer.invalid_citations)
         st.warning(

@@ -138,3 +138,25 @@ def test_an_uncited_sentence_no_source_supports_is_flagged_in_text_and_json(
         ("Pirates invented it in 1492.", False),
     ]
     assert not data["abstained"]  # one supported sentence: answered, the other one flagged
+
+
+def test_an_answer_the_judge_barely_lets_through_is_flagged_in_text_and_json(
+    config_file: Path, stub: OpenAIStub
+) -> None:
+    data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    data["answer"]["judge"] = {"threshold": 0.5, "caution": 0.8}
+    config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    stub.behaviour.p_yes = 0.6
+    result = runner.invoke(app, ["ask", "-c", str(config_file), QUESTION])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Self-attention cost grows quadratically with sequence length [1] [7]."  # answered
+    (note,) = [line for line in lines if "low confidence" in line]
+    assert note.startswith("  note: low confidence (P(answerable) 0.60). The passages may not fully answer")
+    data = json.loads(runner.invoke(app, ["ask", "-c", str(config_file), QUESTION, "--json"]).stdout)
+    assert data["low_confidence"] is True and data["answerable"] == pytest.approx(0.6)
+    assert not data["abstained"]
+    stub.behaviour.p_yes = 0.95  # above the caution: no note
+    assert "low confidence" not in runner.invoke(app, ["ask", "-c", str(config_file), QUESTION]).stdout
+    confident = json.loads(runner.invoke(app, ["ask", "-c", str(config_file), QUESTION, "--json"]).stdout)
+    assert confident["low_confidence"] is False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +147,30 @@ def test_rag_serve_is_itself_a_generator_backend(
     outer.ingest([docs_dir])
     answer = outer.answer("How does attention scale with sequence length?")
     assert "quadratically" in answer.text
+
+
+def test_a_low_confidence_answer_is_flagged_streamed_and_not(
+    make_config: Callable[..., PipelineConfig], docs_dir: Path, stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stub.reset()
+    stub.behaviour.reply = "Attention cost grows quadratically with sequence length [1]."
+    stub.behaviour.p_yes = 0.6  # the judge's request gets these log-probabilities
+    monkeypatch.setenv("RAG_TEST_STUB_KEY", stub.api_key)
+    generator = {"type": "openai", "params": {
+        "model": "stub-chat", "base_url": stub.base_url, "api_key_env": "RAG_TEST_STUB_KEY", "max_retries": 0}}
+    answer = {"min_score": 0.2, "judge": {"threshold": 0.5, "caution": 0.8}}
+    judged = build_pipeline(make_config(generator=generator, answer=answer))
+    judged.ingest([docs_dir])
+    messages: Any = [{"role": "user", "content": "How does attention scale with sequence length?"}]
+    with ThreadedServer(create_app(judged, token=TOKEN)) as server:
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=TOKEN, max_retries=0, timeout=30)
+        completion = client.chat.completions.create(model="unit", messages=messages)
+        rag = completion.model_extra["rag"]
+        assert rag["low_confidence"] is True and rag["answerable"] == pytest.approx(0.6)
+        assert completion.choices[0].message.content == "Attention cost grows quadratically with sequence length [1]."
+        chunks = list(client.chat.completions.create(model="unit", messages=messages, stream=True))
+        assert chunks[-1].model_extra["rag"]["low_confidence"] is True
+        stub.behaviour.p_yes = 0.95
+        confident = client.chat.completions.create(model="unit", messages=messages).model_extra["rag"]
+        assert confident["low_confidence"] is False and not confident["abstained"]
+    judged.close()

@@ -18,6 +18,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import math
 import struct
 import threading
 import time
@@ -43,6 +44,7 @@ class StubBehaviour:
     retry_after_ms: int | None = 10  # sent with 429/5xx so SDK retries are quick; None: SDK backoff
     models: tuple[str, ...] = ("stub-chat", "stub-embed")
     embedding_dim: int = 8
+    p_yes: float | None = None  # set: a request for logprobs gets Yes/No top_logprobs with P(Yes) = this
 
 
 class OpenAIStub:
@@ -92,6 +94,19 @@ def _error(status: int, message: str, code: str, headers: dict[str, str] | None 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _yes_no(p_yes: float, body: dict[str, Any]) -> dict[str, Any]:
+    """A one-token chat completion whose ``top_logprobs`` give Yes with ``p_yes`` and No with the rest."""
+    yes, no = math.log(p_yes), math.log(1 - p_yes)
+    first = "Yes" if yes >= no else "No"
+    top = [{"token": "Yes", "logprob": yes, "bytes": None}, {"token": "No", "logprob": no, "bytes": None}]
+    content = [{"token": first, "logprob": max(yes, no), "bytes": None, "top_logprobs": top}]
+    choice = {"index": 0, "message": {"role": "assistant", "content": first}, "finish_reason": "length",
+              "logprobs": {"content": content}}
+    usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    return {"id": "chatcmpl-stub", "created": int(time.time()), "model": body["model"],
+            "object": "chat.completion", "choices": [choice], "usage": usage}
+
+
 def _vector(text: str, dim: int) -> list[float]:
     digest = hashlib.sha256(text.encode()).digest() * (dim // 32 + 1)
     raw = [b / 255.0 - 0.5 for b in digest[:dim]]
@@ -129,6 +144,8 @@ def _app(stub: OpenAIStub) -> FastAPI:
         refused = await gate(request, body)
         if refused is not None:
             return refused
+        if body.get("logprobs") and stub.behaviour.p_yes is not None:
+            return JSONResponse(_yes_no(stub.behaviour.p_yes, body))
         words, finish = _reply_words(stub.behaviour.reply, body)
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
         usage = {

@@ -3,11 +3,12 @@
 It is registered as a real backend (``generator: {type: scripted, params: {script: ui}}``),
 so the app under test builds it from plain YAML like any other generator. A
 :class:`Script` is the test's handle: what to stream, the finish reason to
-report, and every conversation the generator was given.
+report, the P(Yes) a judge reads, and every conversation the generator was given.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class Script:
     finish_reason: str | None = None  # set: the stream returns a result with it
     calls: list[list[Message]] = field(default_factory=list)
     built: int = 0  # generators built from this script (one per pipeline build)
+    p_yes: float = 0.9  # what a judge reads as P(Yes) (answer.judge)
 
 
 class ScriptedGenerator:
@@ -60,6 +62,12 @@ class ScriptedGenerator:
             return None
         text = "".join(pieces)
         return GenerationResult(text, 100, self.count_tokens(text), self.script.finish_reason)
+
+    def choice_logprobs(
+        self, conversations: Sequence[Sequence[Message]], choices: Sequence[str], *, batch_size: int = 8
+    ) -> list[list[float]]:
+        yes, no = math.log(self.script.p_yes), math.log(1 - self.script.p_yes)
+        return [[yes if c.strip().lower() == "yes" else no for c in choices] for _ in conversations]
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

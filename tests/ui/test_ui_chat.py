@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from streamlit.testing.v1 import AppTest
 
 from rag_app.pipeline import Pipeline
@@ -195,3 +196,19 @@ def test_pool_closes_a_pipeline_sharing_the_same_store(ui_env: UiEnv, monkeypatc
     assert closed == ["handbook"]
     pool.close_all()
     assert sorted(closed) == ["empty", "handbook", "twin"]
+
+
+def test_an_answer_the_judge_barely_lets_through_is_shown_with_a_caution(ui_env: UiEnv, ask: Ask) -> None:
+    data = yaml.safe_load(ui_env.config.read_text(encoding="utf-8"))
+    data["answer"]["judge"] = {"threshold": 0.5, "caution": 0.8}
+    ui_env.config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    ui_env.generator.p_yes = 0.6
+    at = ask(ui_env.app().run(), QUESTION)
+    assert not at.exception
+    _, assistant = at.chat_message
+    assert assistant.markdown[0].value == "Attention grows quadratically :blue-badge[1]."  # still answered
+    (caution,) = at.warning
+    assert "may not fully answer this question" in caution.value and "check the cited sources" in caution.value
+    ui_env.generator.p_yes = 0.95
+    at = ask(at, QUESTION)
+    assert not at.exception and len(at.warning) == 1  # only the first turn carries it

@@ -7,8 +7,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import pytest
+from pydantic import ValidationError
 
-from rag_app.answering import AnswerStream, checked_answer, start_answer
+from rag_app.answering import AnswerStream, answer_dict, checked_answer, start_answer
 from rag_app.config import AnswerConfig, CitationCheckConfig, JudgeConfig
 from rag_app.generation.abstain import (
     ABSTAIN_MESSAGE,
@@ -295,6 +296,31 @@ def test_a_high_judge_probability_answers_with_checked_citations() -> None:
     # the judge read the answer prompt plus the cue (a prefix the generator's prompt cache can reuse)
     answer_prompt = generator.calls[-1]
     assert generator.judged[0][-1].content.startswith(answer_prompt[-1].content)
+
+
+@pytest.mark.parametrize(("p_yes", "caution", "flagged"), [(0.6, 0.7, True), (0.75, 0.7, False), (0.6, None, False)])
+def test_an_answer_the_judge_barely_lets_through_is_flagged_low_confidence(
+    p_yes: float, caution: float | None, flagged: bool
+) -> None:
+    stream = _start(Judge(p_yes=p_yes), AnswerConfig(judge=JudgeConfig(threshold=0.5, caution=caution)))
+    assert "".join(stream) == "LoRA freezes the pretrained weights [2]."  # answered either way
+    answer = stream.result()
+    assert not answer.abstained and answer.low_confidence is flagged
+    assert answer_dict(answer)["low_confidence"] is flagged
+
+
+def test_a_refused_answer_is_not_also_low_confidence() -> None:
+    stream = _start(Judge(p_yes=0.4), AnswerConfig(judge=JudgeConfig(threshold=0.5, caution=0.7)))
+    answer = stream.result()
+    assert answer.abstained and answer.abstain_reason == "judge" and not answer.low_confidence
+
+
+def test_a_caution_below_the_threshold_is_a_one_line_config_error() -> None:
+    with pytest.raises(ValidationError) as err:
+        JudgeConfig(threshold=0.74, caution=0.6)
+    (problem,) = err.value.errors()
+    assert "answer.judge.caution (0.6) is below threshold (0.74)" in problem["msg"]
+    assert "\n" not in problem["msg"]
 
 
 def test_a_generator_without_logprobs_is_judged_by_its_reply() -> None:
