@@ -123,6 +123,8 @@ def start_answer(
         context_budget_tokens=config.context_budget_tokens,
         excerpt_tokens=config.excerpt_tokens,
     )
+    # Counting the prompt's tokens is the generator's first use: a local model loads here once.
+    timings["prompt"] = time.perf_counter() - t_retrieve
     answerable: float | None = None
     if config.judge is not None:
         t_judge = time.perf_counter()

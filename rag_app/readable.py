@@ -1,4 +1,4 @@
-"""Collection fingerprints and store locations as text a person reads (not dict reprs)."""
+"""Collection fingerprints, store locations and answer timings as text a person reads (not dict reprs)."""
 
 from __future__ import annotations
 
@@ -85,3 +85,22 @@ def store_location(config: PipelineConfig) -> str:
             parts.append(f"at {value if is_url else config.resolve_path(value)}")
             break
     return ", ".join(parts)
+
+
+def answer_stages(timings: Mapping[str, float]) -> list[tuple[str, float]]:
+    """(label, seconds) of an answer's timings as the CLI and UI show them, for the stages that ran.
+
+    ``condense``, ``retrieval``, ``prompt`` (building it; the first question also loads a local
+    model there) and ``judge`` are how long each stage took; ``first token`` and ``total`` count
+    from the question, so the judge's pass (most of the wait with a local model) is inside the
+    first-token time the reader sees. ``Answer.timings["first_token"]`` itself is generation's
+    own time to its first piece.
+    """
+    labels = (("condense", "condense"), ("retrieve", "retrieval"), ("prompt", "prompt"), ("judge", "judge"))
+    stages = [(label, timings[key]) for key, label in labels if key in timings]
+    if "first_token" in timings and "generate" in timings and "total" in timings:
+        before_generation = timings["total"] - timings["generate"]
+        stages.append(("first token", before_generation + timings["first_token"]))
+    if "total" in timings:
+        stages.append(("total", timings["total"]))
+    return stages

@@ -12,6 +12,7 @@ from rag_app.cli.common import DEFAULT_CONFIG, ConfigOpt, JsonOpt, emit_json, lo
 from rag_app.cli.index import parse_filter
 from rag_app.generation.abstain import ABSTAIN_MESSAGE, ABSTAIN_REASONS, LOW_CONFIDENCE
 from rag_app.generation.prompt import source_location
+from rag_app.readable import answer_stages
 from rag_app.types import Answer, Filter, Message
 
 if TYPE_CHECKING:
@@ -53,12 +54,11 @@ def _print_sources(answer: Answer) -> None:
     unsupported = [c.text for c in answer.claims if c.supported is False]
     for claim in unsupported:
         typer.echo(f"  unsupported by any source: {claim}")
-    t = answer.timings
-    typer.echo(
-        f"  retrieval {t.get('retrieve', 0) * 1000:.0f} ms, first token {t.get('first_token', 0):.2f} s, "
-        f"total {t.get('total', 0):.2f} s",
-        err=True,
-    )
+    stages = [
+        f"{label} {seconds * 1000:.0f} ms" if label == "retrieval" else f"{label} {seconds:.2f} s"
+        for label, seconds in answer_stages(answer.timings)
+    ]
+    typer.echo("  " + ", ".join(stages), err=True)
 
 
 def _stream_answer(pipeline: Pipeline, question: str, history: list[Message], top_k: int | None,

@@ -11,6 +11,7 @@ import streamlit as st
 from rag_app.answering import CUT_SHORT
 from rag_app.generation import source_location
 from rag_app.generation.abstain import ABSTAIN_REASONS, LOW_CONFIDENCE
+from rag_app.readable import answer_stages
 from rag_app.types import Answer, Chunk, ScoredChunk
 from rag_app.ui.safe_markdown import inline, neutralize
 
@@ -19,7 +20,6 @@ _MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[-–,;]\s*\d{1,3})*)\s*\]")
 _MATH = re.compile(r"(?<!\\)\$")
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
-_TIMING_LABELS = (("retrieve", "retrieval"), ("first_token", "first token"), ("total", "total"))
 
 #: Called with a cited chunk and its number when 'Show in document' is clicked (a widget callback).
 OpenSource = Callable[[ScoredChunk, int], None]
@@ -67,9 +67,8 @@ def format_seconds(seconds: float) -> str:
 
 
 def timings_line(timings: Mapping[str, float]) -> str:
-    """``retrieval 55 ms · first token 1.20 s · total 3.40 s`` (stages that ran)."""
-    parts = [f"{label} {format_seconds(timings[key])}" for key, label in _TIMING_LABELS if key in timings]
-    return " · ".join(parts)
+    """``retrieval 55 ms · judge 2.10 s · first token 2.40 s · total 3.40 s`` (stages that ran)."""
+    return " · ".join(f"{label} {format_seconds(seconds)}" for label, seconds in answer_stages(timings))
 
 
 def file_name(chunk: Chunk) -> str:

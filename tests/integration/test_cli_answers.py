@@ -156,6 +156,10 @@ def test_an_answer_the_judge_barely_lets_through_is_flagged_in_text_and_json(
     data = json.loads(runner.invoke(app, ["ask", "-c", str(config_file), QUESTION, "--json"]).stdout)
     assert data["low_confidence"] is True and data["answerable"] == pytest.approx(0.6)
     assert not data["abstained"]
+    timing = result.stderr.strip().splitlines()[-1]  # the judge's pass is part of the wait for the first token
+    judge = float(timing.split("judge ")[1].split(" s")[0])
+    first = float(timing.split("first token ")[1].split(" s")[0])
+    assert timing.startswith("retrieval ") and 0 < judge <= first
     stub.behaviour.p_yes = 0.95  # above the caution: no note
     assert "low confidence" not in runner.invoke(app, ["ask", "-c", str(config_file), QUESTION]).stdout
     confident = json.loads(runner.invoke(app, ["ask", "-c", str(config_file), QUESTION, "--json"]).stdout)

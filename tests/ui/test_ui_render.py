@@ -18,8 +18,11 @@ def test_badges_headings_and_math() -> None:
 
 def test_timings_line() -> None:
     line = timings_line({"retrieve": 0.0123, "first_token": 1.5, "generate": 3.0, "total": 3.2})
-    assert line == "retrieval 12 ms · first token 1.50 s · total 3.20 s"
+    assert line == "retrieval 12 ms · first token 1.70 s · total 3.20 s"  # 0.2 s before generation + 1.5 s
     assert timings_line({"retrieve": 0.2, "total": 0.25}) == "retrieval 200 ms · total 250 ms"
+    # with a judge, the first token counts from the question: retrieval + judge + generation's first piece
+    judged = {"retrieve": 0.1, "prompt": 0.05, "judge": 4.0, "first_token": 0.3, "generate": 2.0, "total": 6.2}
+    assert timings_line(judged) == "retrieval 100 ms · prompt 50 ms · judge 4.00 s · first token 4.50 s · total 6.20 s"
 
 
 def test_pool_warms_up_in_the_background(ui_env: UiEnv) -> None:
