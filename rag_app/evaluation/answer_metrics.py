@@ -44,6 +44,10 @@ METRICS: dict[str, AnswerMetric] = {
     "ttft_p95_s": AnswerMetric("lower", "TTFT p95 s", "all questions"),
     "total_p50_s": AnswerMetric("lower", "Total p50 s", "all questions"),
     "total_p95_s": AnswerMetric("lower", "Total p95 s", "all questions"),
+    # answer.judge.caution: how often an answer flagged "low confidence" is wrong (an unanswerable
+    # question answered, or key facts missing), against one given without the flag.
+    "flagged_wrong": AnswerMetric("higher", "Wrong if flagged", "answers flagged low confidence"),
+    "unflagged_wrong": AnswerMetric("lower", "Wrong if not flagged", "answers given without the flag"),
 }
 #: The metrics the CLI summary, the report's summary table and studies show by default.
 HEADLINE = (
@@ -115,6 +119,10 @@ def aggregate(records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, float], d
     values["abstention"] = _mean(r["values"]["abstention"] for r in unanswerable)
     flags = [c["supported"] for r in answered for c in r["citations"] if c.get("supported") is not None]
     values["pipeline_supported_rate"] = _mean(1.0 if f else 0.0 for f in flags)
+    given = [r for r in records if not r["abstained"]]
+    flagged = [r for r in given if r["extra"].get("low_confidence")]
+    values["flagged_wrong"] = _mean(_wrong(r) for r in flagged)
+    values["unflagged_wrong"] = _mean(_wrong(r) for r in given if r not in flagged)
     ttft = [r["ttft_s"] for r in records]
     total = [r["total_s"] for r in records]
     if records:
@@ -131,10 +139,17 @@ def aggregate(records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, float], d
         "answers with citations": "no answer cited a source",
         "citations the pipeline checked": "the pipeline marked no citation supported or unsupported",
         "all questions": "no questions",
+        "answers flagged low confidence": "no answer was flagged (answer.judge.caution unset or never below it)",
+        "answers given without the flag": "every answer was flagged or refused",
     }
     metrics = {k: float(v) for k, v in values.items() if v is not None}
     missing = {k: reasons[METRICS[k].population] for k in METRICS if k not in metrics}
     return metrics, missing
+
+
+def _wrong(record: Mapping[str, Any]) -> float:
+    """1.0 for a given answer that should not be trusted: to an unanswerable question, or incorrect."""
+    return 0.0 if record["answerable"] and record["values"].get("correct") else 1.0
 
 
 def by_kind(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float | int | None]]:
@@ -165,6 +180,7 @@ def counts(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "answerable": len(answerable),
         "unanswerable": len(records) - len(answerable),
         "abstained": sum(1 for r in records if r["abstained"]),
+        "low_confidence": sum(1 for r in records if not r["abstained"] and r["extra"].get("low_confidence")),
         "answered_answerable": len(answered),
         "answers_with_citations": sum(1 for r in answered if r["pairs_total"]),
         "citation_pairs": sum(r["pairs_total"] for r in answered),

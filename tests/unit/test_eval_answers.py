@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from rag_app.cli.eval import app
 from rag_app.errors import ConfigError
-from rag_app.evaluation.answer_metrics import aggregate, by_kind
+from rag_app.evaluation.answer_metrics import aggregate, by_kind, counts
 from rag_app.evaluation.answer_scoring import contains, normalise, score_answer, split_sentences
 from rag_app.evaluation.answer_suite import AnswerSuite, parse_answer_suite
 from rag_app.evaluation.answers import AnswerDataset, GoldQuestion, read_questions
@@ -151,11 +151,30 @@ def test_aggregates_micro_macro_and_populations() -> None:
     assert metrics["correct"] == pytest.approx(2 / 3) and metrics["false_abstention"] == pytest.approx(1 / 3)
     assert metrics["abstention"] == 1.0 and metrics["pipeline_supported_rate"] == 1.0
     assert metrics["ttft_p50_s"] == pytest.approx(0.1) and metrics["total_p95_s"] == pytest.approx(0.5)
-    assert missing == {}
+    assert list(missing) == ["flagged_wrong"]  # no answer carried the low-confidence flag
+    assert missing["flagged_wrong"].startswith("no answer was flagged")
     only_answerable, missing = aggregate(records[:1])
     assert "abstention" not in only_answerable and missing["abstention"] == "no unanswerable questions"
     kinds = by_kind(records)
     assert kinds["number"]["correct"] == pytest.approx(2 / 3) and kinds["near_miss"]["abstention"] == 1.0
+
+
+def test_wrong_answers_among_flagged_and_unflagged_ones() -> None:
+    def flagged(ans: Answer) -> Answer:
+        ans.low_confidence = True
+        return ans
+
+    records = [
+        score(GOLD, flagged(answer("It has 50,257 byte-level entries [1].", [1]))),  # flagged, right
+        score(UNANSWERABLE, flagged(answer("It has 50,257 entries [1].", [1]))),  # flagged, should have refused
+        score(GOLD, flagged(answer("It has 30,000 entries [1].", [1]))),  # flagged, wrong
+        score(GOLD, answer("It has 50,257 byte-level entries [1].", [1])),  # unflagged, right
+        score(GOLD, answer("It has 50,257 entries [1].", [1])),  # unflagged, a key fact missing
+        score(UNANSWERABLE, Answer(text="not in the documents", abstained=True)),  # refused: in neither
+    ]
+    metrics, missing = aggregate(records)
+    assert metrics["flagged_wrong"] == pytest.approx(2 / 3) and metrics["unflagged_wrong"] == pytest.approx(1 / 2)
+    assert "flagged_wrong" not in missing and counts(records)["low_confidence"] == 3
 
 
 def test_answer_extras_are_recorded() -> None:
