@@ -140,7 +140,8 @@ class Answer:
         sources: Every chunk placed in the prompt, numbered from 1.
         invalid_citations: Numbers the model cited that were not given to it.
         abstained: True when the answer is "not in your documents" (see ``abstain_reason``).
-        timings: Seconds per stage, e.g. ``retrieve``, ``first_token``, ``generate``, ``total``.
+        timings: Seconds per stage, e.g. ``retrieve``, ``prompt``, ``judge``, ``first_token`` (from
+            the start of generation), ``generate``, ``total`` (from the question).
         usage: Token counts, e.g. ``prompt_tokens``, ``completion_tokens``.
         claims: The answer's sentences with their checked citations (empty when unchecked).
         unsupported_citations: Source numbers cited for a sentence they do not support
