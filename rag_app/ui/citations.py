@@ -99,6 +99,8 @@ def render_answer(
         if reason:
             st.caption(f":material/info: {reason}")
     else:
+        if answer.low_confidence:  # before the text, so it is read before the answer is relied on
+            st.warning(LOW_CONFIDENCE, icon=":material/help:")
         st.markdown(badge_markers(answer.text))
         _render_chips(answer, key, open_source)
         _render_checks(answer)
@@ -108,9 +110,7 @@ def render_answer(
 
 
 def _render_checks(answer: Answer) -> None:
-    """What the checks found: a low-confidence verdict, removed, unsupported and uncited claims."""
-    if answer.low_confidence:
-        st.warning(LOW_CONFIDENCE, icon=":material/help:")
+    """What the citation check found: removed, unsupported and uncited claims."""
     if answer.invalid_citations:
         cited = ", ".join(f"[{n}]" for n in answer.invalid_citations)
         st.warning(

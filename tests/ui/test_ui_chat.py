@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,16 @@ QUESTION = "How does attention scale with sequence length?"
 
 def popovers(at: AppTest) -> list[Any]:
     return list(at.get("popover"))
+
+
+def element_types(node: Any) -> Iterator[str]:
+    """The types of the elements under ``node``, in page order."""
+    children = getattr(node, "children", None)
+    if children is None:
+        yield node.type
+        return
+    for child in children.values():
+        yield from element_types(child)
 
 
 def texts(elements: Any) -> str:
@@ -209,6 +219,8 @@ def test_an_answer_the_judge_barely_lets_through_is_shown_with_a_caution(ui_env:
     assert assistant.markdown[0].value == "Attention grows quadratically :blue-badge[1]."  # still answered
     (caution,) = at.warning
     assert "may not fully answer this question" in caution.value and "check the cited sources" in caution.value
+    kinds = list(element_types(assistant))
+    assert kinds.index("warning") < kinds.index("markdown")  # read before the answer text
     ui_env.generator.p_yes = 0.95
     at = ask(at, QUESTION)
     assert not at.exception and len(at.warning) == 1  # only the first turn carries it
